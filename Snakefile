@@ -1,0 +1,31 @@
+# incremental_retrieval: rebuilds the thesis's incremental retrieval tables.
+#   snakemake --cores 2                              everything at the configured scale
+#   snakemake --cores 2 reports/tables/table_5_2.md  one table and only what it needs
+# Rules are thin: each calls `python -m incremental_retrieval <command>`.
+
+from incremental_retrieval import config as ir_config
+from incremental_retrieval import plan
+from incremental_retrieval.workflow import effective_config_file, fragment
+
+configfile: "config.yaml"
+
+try:
+    IR = ir_config.validate(config)
+except ir_config.ConfigError as error:
+    raise WorkflowError(f"invalid configuration: {error}")
+
+SCALE = IR["scale"]
+CONFIG = effective_config_file(IR)   # the validated config every command reads
+TRAINING = IR["scales"][SCALE]["training"]
+
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        plan.all_tables(IR),
+        "reports/index.html",
+    default_target: True

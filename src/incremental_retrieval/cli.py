@@ -1,0 +1,197 @@
+"""`python -m incremental_retrieval <command>`: the steps the Snakemake rules call.
+
+Every command takes explicit input and output paths plus the config file, so
+each step can be run and tested by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from incremental_retrieval import config as cfg
+from incremental_retrieval import plan
+
+
+def _setup(args) -> dict:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    config = cfg.load(args.config)
+    threads = cfg.scale_block(config)["training"]["threads"]
+    import torch
+
+    torch.set_num_threads(threads)
+    return config
+
+
+def _device(config: dict) -> str:
+    import torch
+
+    wanted = config.get("device", "auto")
+    if wanted == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("config device: cuda, but PyTorch sees no CUDA device; set device: auto or cpu")
+    return "cuda" if wanted in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
+
+
+def cmd_prepare_data(args):
+    config = _setup(args)
+    from incremental_retrieval.data.datasets import prepare
+
+    spec = cfg.scale_block(config)["datasets"][args.dataset]
+    frame = prepare(spec["kind"], spec, Path(args.out).parent)
+    logging.info("%s: %d images, %d classes -> %s", args.dataset, len(frame), frame["class_id"].nunique(), args.out)
+
+
+def cmd_split(args):
+    config = _setup(args)
+    from incremental_retrieval.data.datasets import read_manifest
+    from incremental_retrieval.data.splits import make_split, statistics, write_split
+
+    proto = cfg.scale_block(config)["protocols"][args.protocol]
+    frame = make_split(read_manifest(Path(args.manifest)), proto["split"], proto["groups"])
+    write_split(frame, Path(args.out))
+    logging.info("%s split:\n%s", args.protocol, statistics(frame).to_string(index=False))
+
+
+def cmd_pretrain(args):
+    config = _setup(args)
+    from incremental_retrieval.data.datasets import read_manifest
+    from incremental_retrieval.data.loading import ImageSet
+    from incremental_retrieval.models.weights import fetch_imagenet_weights, pretrain_synthetic
+
+    block = cfg.scale_block(config)
+    pre = block["pretraining"]
+    if "weights" in pre:
+        fetch_imagenet_weights(block["backbone"], Path(args.out))
+        return
+    manifest = read_manifest(Path(args.manifest))
+    manifest["label"] = manifest["class_id"] - manifest["class_id"].min()
+    data = ImageSet(manifest, Path(args.manifest).parent, block["image_size"], train=True, in_memory=True)
+    pretrain_synthetic(block["backbone"], block["embedding_dim"], data, pre["epochs"], pre["lr"],
+                       block["training"]["batch"], seed=0, out=Path(args.out))
+
+
+def task_spec(config: dict, split, protocol: str, configuration: str, task: int, seed: int):
+    from incremental_retrieval.train import TaskSpec
+
+    block = cfg.scale_block(config)
+    training = block["training"]
+    method, hparams = cfg.method_of(config, configuration)
+    groups = block["protocols"][protocol]["groups"]
+    train = split[split["split"] == "train"]
+    joint = method == "joint"
+    first_group = 0 if joint else task
+    rows = train[(train["group"] >= first_group) & (train["group"] <= task)]
+    previous = train[train["group"] == task - 1] if task > 0 and not joint else None
+    first_class = sum(groups[:first_group])
+    return TaskSpec(
+        method=method, hparams=hparams, backbone=block["backbone"], embedding_dim=block["embedding_dim"],
+        train_rows=rows, data_root=Path(plan.dataset_manifest(config, block["protocols"][protocol]["dataset"])).parent,
+        image_size=block["image_size"], n_classes=sum(groups[: task + 1]), first_class=first_class, task=task,
+        schedule=training["base" if task == 0 or joint else "incremental"], batch=training["batch"], seed=seed,
+        margin=training["margin"], metric_loss=training["metric_loss"], freeze_bn=training["freeze_bn"],
+        in_memory=config["scale"] == "mini", workers=training["workers"], previous_rows=previous,
+        previous_first_class=sum(groups[: task - 1]) if task > 0 else 0, device=_device(config),
+    )
+
+
+def cmd_train(args):
+    config = _setup(args)
+    from incremental_retrieval.data.splits import read_split
+    from incremental_retrieval.train import train_task
+
+    spec = task_spec(config, read_split(Path(args.split)), args.protocol, args.configuration, args.task, args.seed)
+    ckpt_dir = Path(plan.checkpoint_dir(config, args.protocol, args.seed, args.configuration, args.task))
+    train_task(spec, Path(args.init) if args.init else None, Path(args.out), ckpt_dir)
+
+
+def cmd_extract(args):
+    """Features of the test images of groups 0..task, one file per group."""
+    config = _setup(args)
+    from incremental_retrieval.data.loading import ImageSet
+    from incremental_retrieval.data.splits import read_split
+    from incremental_retrieval.extract import embed, save_features
+    from incremental_retrieval.train import load_checkpoint, model_from_checkpoint
+
+    block = cfg.scale_block(config)
+    split = read_split(Path(args.split))
+    model = model_from_checkpoint(load_checkpoint(Path(args.model)))
+    root = Path(plan.dataset_manifest(config, block["protocols"][args.protocol]["dataset"])).parent
+    out = Path(args.out_dir)
+    for group in range(args.task + 1):
+        rows = split[(split["split"] == "test") & (split["group"] == group)]
+        data = ImageSet(rows, root, block["image_size"], train=False, in_memory=config["scale"] == "mini")
+        features = embed(model, data, block["training"]["eval_batch"], _device(config), block["training"]["workers"])
+        save_features(out / f"group{group}.npz", features, data.labels.numpy())
+
+
+def cmd_evaluate(args):
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    from incremental_retrieval.evaluate import evaluate_groups
+
+    evaluate_groups(sorted(Path(args.features).glob("group*.npz")), Path(args.out))
+
+
+def cmd_table(args):
+    config = _setup(args)
+    from incremental_retrieval.tables import build_table
+
+    build_table(config, args.table, Path(args.csv), Path(args.md))
+
+
+def cmd_report(args):
+    config = _setup(args)
+    from incremental_retrieval.report import build_report
+
+    build_report(config, [Path(p) for p in args.tables], Path(args.out))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m incremental_retrieval", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name, func, help_):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--config", default="config.yaml")
+        p.set_defaults(func=func)
+        return p
+
+    p = command("prepare-data", cmd_prepare_data, "download/verify/extract or synthesise a dataset; write its manifest")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--out", required=True, help="data/<scale>/<dataset>/manifest.csv")
+    p = command("split", cmd_split, "apply a protocol's class groups and train/test split")
+    p.add_argument("--protocol", required=True)
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--out", required=True)
+    p = command("pretrain", cmd_pretrain, "pretrained trunk weights: download (thesis) or synthetic pretraining (mini)")
+    p.add_argument("--manifest", help="manifest of the synthetic pretraining domain (mini)")
+    p.add_argument("--out", required=True)
+    p = command("train", cmd_train, "train one task of one configuration")
+    for name in ("protocol", "configuration", "split", "out"):
+        p.add_argument(f"--{name}", required=True)
+    p.add_argument("--task", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init", help="previous task's model, or pretrained weights for base/joint")
+    p = command("extract", cmd_extract, "embed the test images of each class group")
+    p.add_argument("--protocol", required=True)
+    p.add_argument("--split", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--task", type=int, required=True, help="embed the test images of groups 0..task")
+    p.add_argument("--out-dir", required=True, help="receives group<g>.npz per class group")
+    p = command("evaluate", cmd_evaluate, "Recall@K and mAP of each class group's features")
+    p.add_argument("--features", required=True, help="folder of group<g>.npz files")
+    p.add_argument("--out", required=True)
+    p = command("table", cmd_table, "one thesis table, reproduced next to the thesis numbers")
+    p.add_argument("--table", required=True)
+    p.add_argument("--csv", required=True)
+    p.add_argument("--md", required=True)
+    p = command("report", cmd_report, "the HTML report")
+    p.add_argument("--tables", nargs="+", required=True)
+    p.add_argument("--out", required=True)
+
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except cfg.ConfigError as e:
+        raise SystemExit(f"error: {e}") from None

@@ -1,0 +1,124 @@
+"""Load and validate config.yaml: JSON schema first, then cross-references."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+SCHEMA_FILE = "config_schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A config problem, with the offending key path in the message."""
+
+
+def schema() -> dict:
+    return yaml.safe_load(resources.files("incremental_retrieval").joinpath(SCHEMA_FILE).read_text())
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "<top level>"
+
+
+def _with_defaults(validator_class):
+    """A validator that fills in `default` values while validating."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if isinstance(sub, dict) and "default" in sub:
+                    instance.setdefault(name, copy.deepcopy(sub["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def validate(config: dict) -> dict:
+    """Return a validated copy of `config` with defaults filled in.
+
+    Raises ConfigError naming the key and what the schema expects there.
+    """
+    config = copy.deepcopy(config)
+    validator = _with_defaults(jsonschema.Draft202012Validator)(schema())
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        e = errors[0]
+        if e.validator == "additionalProperties":
+            allowed = sorted(e.schema.get("properties", {}))
+            raise ConfigError(f"config key {_key(e.absolute_path)}: {e.message}; allowed keys here: {allowed}")
+        raise ConfigError(f"config key {_key(e.absolute_path)}: {e.message} (schema: {_schema_hint(e)})")
+    _check_references(config)
+    return config
+
+
+def _schema_hint(error) -> str:
+    return json.dumps({k: v for k, v in error.schema.items() if k != "description"}, default=str)[:200]
+
+
+def _check_references(config: dict) -> None:
+    from incremental_retrieval.methods import METHODS
+
+    for cid, entry in config["configurations"].items():
+        if entry["method"] not in METHODS:
+            raise ConfigError(f"config key configurations.{cid}.method: unknown method {entry['method']!r}; "
+                              f"known methods: {sorted(METHODS)}")
+        params = set(entry) - {"method"}
+        allowed = set(METHODS[entry["method"]].hyperparameters())
+        if params - allowed:
+            raise ConfigError(f"config key configurations.{cid}: {entry['method']} has no hyper-parameter(s) "
+                              f"{sorted(params - allowed)}; it takes {sorted(allowed) or 'none'}")
+    if config["scale"] not in config["scales"]:
+        raise ConfigError(f"config key scales.{config['scale']}: missing, but scale: {config['scale']} selects it")
+    for scale_name, scale in config["scales"].items():
+        for name, proto in scale["protocols"].items():
+            if proto["dataset"] not in scale["datasets"]:
+                raise ConfigError(f"config key scales.{scale_name}.protocols.{name}.dataset: unknown dataset "
+                                  f"{proto['dataset']!r}; datasets at this scale: {sorted(scale['datasets'])}")
+        for cid in scale.get("overrides", {}):
+            if cid not in config["configurations"]:
+                raise ConfigError(f"config key scales.{scale_name}.overrides.{cid}: not a configuration; "
+                                  f"known: {sorted(config['configurations'])}")
+        pre = scale["pretraining"]
+        if "weights" not in pre and "dataset" not in pre:
+            raise ConfigError(f"config key scales.{scale_name}.pretraining: give `weights: imagenet` or a "
+                              f"synthetic `dataset`")
+    active = config["scales"][config["scale"]]
+    for table, spec in config["tables"].items():
+        if spec["protocol"] not in active["protocols"]:
+            raise ConfigError(f"config key tables.{table}.protocol: unknown protocol {spec['protocol']!r}; "
+                              f"protocols at scale {config['scale']}: {sorted(active['protocols'])}")
+        for cid in spec["configurations"]:
+            if cid != "base" and cid not in config["configurations"]:
+                raise ConfigError(f"config key tables.{table}.configurations: unknown configuration {cid!r}; "
+                                  f"known: {['base', *sorted(config['configurations'])]}")
+
+
+def load(path: str | Path = "config.yaml") -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file {path} not found; run from the repository root or pass --config")
+    return validate(yaml.safe_load(path.read_text()))
+
+
+def scale_block(config: dict) -> dict:
+    return config["scales"][config["scale"]]
+
+
+def method_of(config: dict, configuration: str) -> tuple[str, dict]:
+    """(method name, hyper-parameters) of a configuration at the active scale."""
+    if configuration == "base":
+        return "joint", {}
+    entry = dict(config["configurations"][configuration])
+    entry.update(scale_block(config).get("overrides", {}).get(configuration, {}))
+    return entry.pop("method"), entry
+
+
+def digest(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]

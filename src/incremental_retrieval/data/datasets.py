@@ -1,0 +1,175 @@
+"""Datasets as manifests: one CSV row per image (path, class_id, class_name, split).
+
+`class_id` is 1-based in the dataset's official class order (the thesis takes
+"the first n classes" in that order); `split` is the official train/test
+assignment where the dataset has one, else empty.  Paths are relative to the
+dataset folder that holds the manifest.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from incremental_retrieval.data import synthetic
+from incremental_retrieval.data.archives import Archive, extract, fetch
+from incremental_retrieval.io import atomic_path
+
+MANIFEST_COLUMNS = ["path", "class_id", "class_name", "split"]
+
+ARCHIVES = {
+    "cub": [Archive("CUB_200_2011.tgz", (
+        "https://data.caltech.edu/records/65de6-vp158/files/CUB_200_2011.tgz?download=1",
+        "http://www.vision.caltech.edu/visipedia-data/CUB-200-2011/CUB_200_2011.tgz"),
+        "97eceeb196236b17998738112f37df78")],
+    "dogs": [
+        Archive("images.tar", ("http://vision.stanford.edu/aditya86/ImageNetDogs/images.tar",),
+                "1bb1f2a596ae7057f99d7d75860002ef"),
+        Archive("lists.tar", ("http://vision.stanford.edu/aditya86/ImageNetDogs/lists.tar",),
+                "edbb9f16854ec66506b5f09b583e0656"),
+    ],
+    # The original Stanford host is gone: these URLs fail and the error says
+    # where to put the four files (e.g. from a mirror you trust).
+    "cars": [
+        Archive("car_devkit.tgz", ("https://ai.stanford.edu/~jkrause/cars/car_devkit.tgz",),
+                "c3b158d763b6e2245038c8ad08e45376"),
+        Archive("cars_train.tgz", ("https://ai.stanford.edu/~jkrause/car196/cars_train.tgz",),
+                "065e5b463ae28d29e77c1b4b166cfe61"),
+        Archive("cars_test.tgz", ("https://ai.stanford.edu/~jkrause/car196/cars_test.tgz",),
+                "4ce7ebf6a94d07f1952d94dd34c4d501"),
+        Archive("cars_test_annos_withlabels.mat",
+                ("https://ai.stanford.edu/~jkrause/car196/cars_test_annos_withlabels.mat",),
+                "b0a2b23655a3edd16d84508592a98d10"),
+    ],
+    "cifar100": [Archive("cifar-100-python.tar.gz", ("https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",),
+                         "eb9058c3a382ffc7106e4002c42a8d85")],
+}
+
+
+def write_manifest(rows: list[dict] | pd.DataFrame, path: Path) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
+    frame["split"] = frame["split"].fillna("")
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+    return frame
+
+
+def read_manifest(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, keep_default_na=False, dtype={"split": str})
+
+
+def prepare(kind: str, spec: dict, folder: Path) -> pd.DataFrame:
+    """Build `folder/manifest.csv` for a dataset of the given kind."""
+    builders = {"synthetic": build_synthetic, "cub": build_cub, "dogs": build_dogs,
+                "cars": build_cars, "cifar100": build_cifar100}
+    if kind not in builders:
+        raise KeyError(f"unknown dataset kind {kind!r}; known: {sorted(builders)}")
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = builders[kind](spec, folder)
+    return write_manifest(rows, folder / "manifest.csv")
+
+
+def _save_png(array: np.ndarray, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+def build_synthetic(spec: dict, folder: Path) -> list[dict]:
+    """Render every group of a synthetic dataset to PNG files.
+
+    Classes are numbered group after group.  With `official_train_per_class`
+    the first images of each class form an official train split and the rest
+    the test split (the Stanford Dogs situation); `images: [lo, hi]` draws a
+    per-class image count, so test sets are unbalanced as in Dogs.
+    """
+    rows, class_id = [], 0
+    per_class_train = spec.get("official_train_per_class")
+    for g, group in enumerate(spec["groups"]):
+        counts = group["images"]
+        rng = np.random.default_rng([spec["seed"], g])
+        n_images = [counts] * group["classes"] if isinstance(counts, int) else \
+            rng.integers(counts[0], counts[1] + 1, size=group["classes"]).tolist()
+        classes = synthetic.class_identities(group["identity"], group["classes"], spec["seed"],
+                                             values=group.get("values"))
+        for c, identity in enumerate(classes):
+            class_id += 1
+            name = f"{class_id:03d}." + "_".join(identity[f] for f in group["identity"])
+            for i in range(n_images[c]):
+                rel = Path("images") / name / f"{i:04d}.png"
+                image = synthetic.render(identity, synthetic._rng("image", spec["seed"], g, c, i),
+                                         spec.get("image_size", 32))
+                _save_png(image, folder / rel)
+                split = "" if per_class_train is None else ("train" if i < per_class_train else "test")
+                rows.append({"path": str(rel), "class_id": class_id, "class_name": name, "split": split})
+    return rows
+
+
+def build_cub(spec: dict, folder: Path) -> list[dict]:
+    root = extract(fetch(ARCHIVES["cub"][0], folder), folder) / "CUB_200_2011"
+
+    def table(name):
+        return dict(line.split(" ", 1) for line in (root / name).read_text().splitlines() if line.strip())
+
+    images, labels = table("images.txt"), table("image_class_labels.txt")
+    classes, is_train = table("classes.txt"), table("train_test_split.txt")
+    return [{"path": f"CUB_200_2011/images/{images[i]}", "class_id": int(labels[i]),
+             "class_name": classes[labels[i]], "split": "train" if is_train[i].strip() == "1" else "test"}
+            for i in sorted(images, key=int)]
+
+
+def _loadmat(path: Path) -> dict:
+    from scipy.io import loadmat
+
+    return loadmat(path, squeeze_me=True)
+
+
+def build_dogs(spec: dict, folder: Path) -> list[dict]:
+    images_tar, lists_tar = (fetch(a, folder) for a in ARCHIVES["dogs"])
+    extract(images_tar, folder)
+    extract(lists_tar, folder / "lists")
+    rows = []
+    for split in ("train", "test"):
+        mat = _loadmat(folder / "lists" / f"{split}_list.mat")
+        for file, label in zip(np.atleast_1d(mat["file_list"]), np.atleast_1d(mat["labels"])):
+            file = str(file)
+            rows.append({"path": f"Images/{file}", "class_id": int(label),
+                         "class_name": file.split("/")[0].split("-", 1)[1], "split": split})
+    return sorted(rows, key=lambda r: (r["class_id"], r["split"] != "train", r["path"]))
+
+
+def build_cars(spec: dict, folder: Path) -> list[dict]:
+    devkit, train_tgz, test_tgz, test_annos = (fetch(a, folder) for a in ARCHIVES["cars"])
+    for tgz in (devkit, train_tgz, test_tgz):
+        extract(tgz, folder)
+    names = [str(n) for n in np.atleast_1d(_loadmat(folder / "devkit" / "cars_meta.mat")["class_names"])]
+    rows = []
+    for split, annos, images in (("train", folder / "devkit" / "cars_train_annos.mat", "cars_train"),
+                                 ("test", test_annos, "cars_test")):
+        for record in np.atleast_1d(_loadmat(annos)["annotations"]):
+            label = int(record["class"])
+            rows.append({"path": f"{images}/{record['fname']}", "class_id": label,
+                         "class_name": names[label - 1], "split": split})
+    return sorted(rows, key=lambda r: (r["class_id"], r["split"] != "train", r["path"]))
+
+
+def build_cifar100(spec: dict, folder: Path) -> list[dict]:
+    """CIFAR-100 is pickled arrays: write each image to a PNG so that it is
+    read like every other dataset."""
+    root = extract(fetch(ARCHIVES["cifar100"][0], folder), folder) / "cifar-100-python"
+    with open(root / "meta", "rb") as f:
+        names = pickle.load(f, encoding="latin1")["fine_label_names"]
+    rows = []
+    for split in ("train", "test"):
+        with open(root / split, "rb") as f:
+            batch = pickle.load(f, encoding="latin1")
+        data = np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        for i, (image, label) in enumerate(zip(data, batch["fine_labels"])):
+            rel = Path("images") / split / f"{label:03d}" / f"{i:05d}.png"
+            if not (folder / rel).exists():
+                _save_png(image, folder / rel)
+            rows.append({"path": str(rel), "class_id": label + 1, "class_name": names[label], "split": split})
+    return sorted(rows, key=lambda r: (r["class_id"], r["split"] != "train", r["path"]))

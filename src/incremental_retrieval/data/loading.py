@@ -1,0 +1,110 @@
+"""Images from a split manifest, their transforms, and the P x K batch sampler."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+
+
+class ImageSet(torch.utils.data.Dataset):
+    """Labelled images read from manifest rows (columns `path`, `label`).
+
+    `root` is the folder the manifest paths are relative to.  Small images
+    (the mini scale) are decoded once and kept in memory; large ones are read
+    per access with the thesis's torchvision transforms.
+    """
+
+    def __init__(self, rows: pd.DataFrame, root: str | Path, image_size: int, train: bool,
+                 in_memory: bool = False, resize: int | None = None, crop_scale: tuple[float, float] = (0.16, 1.0)):
+        self.paths = [Path(root) / p for p in rows["path"]]
+        self.labels = torch.as_tensor(rows["label"].to_numpy(), dtype=torch.long)
+        self.image_size, self.train, self.in_memory = image_size, train, in_memory
+        self.transform = _thesis_transform(image_size, resize or round(image_size * 256 / 224), train, crop_scale)
+        self.cache = None
+        if in_memory:
+            arrays = [np.asarray(Image.open(p).convert("RGB").resize((image_size, image_size))) for p in self.paths]
+            self.cache = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous() if arrays else \
+                torch.empty(0, 3, image_size, image_size, dtype=torch.uint8)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int):
+        if self.cache is not None:
+            return self.cache[i].float() / 255.0, self.labels[i]
+        return self.transform(Image.open(self.paths[i]).convert("RGB")), self.labels[i]
+
+    def batch(self, indices, generator: torch.Generator | None = None):
+        """A batch as (images, labels); in-memory sets augment on whole tensors."""
+        indices = torch.as_tensor(indices, dtype=torch.long)
+        if self.cache is None:
+            images, labels = zip(*(self[int(i)] for i in indices))
+            return torch.stack(images), torch.stack(labels)
+        images = self.cache[indices].float() / 255.0
+        if self.train:
+            images = _augment_small(images, generator)
+        return images, self.labels[indices]
+
+
+def _augment_small(images: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Random horizontal flip and a random crop of a 3-pixel padded image."""
+    n, _, h, w = images.shape
+    flip = torch.rand(n, generator=generator) < 0.5
+    images = torch.where(flip[:, None, None, None], images.flip(3), images)
+    pad = 3
+    padded = torch.nn.functional.pad(images, (pad, pad, pad, pad), mode="replicate")
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    return torch.stack([padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(n)])
+
+
+def _thesis_transform(size: int, resize: int, train: bool, crop_scale):
+    from torchvision import transforms as T
+
+    if train:
+        return T.Compose([T.Resize(resize), T.RandomResizedCrop(size, scale=crop_scale),
+                          T.RandomHorizontalFlip(), T.ToTensor()])
+    return T.Compose([T.Resize(resize), T.CenterCrop(size), T.ToTensor()])
+
+
+class PKSampler:
+    """Batches of P classes x K images, as in the original code.
+
+    One epoch draws every class `rounds` times, in a random class order; each
+    draw takes K images of the class (without replacement while the class has
+    enough, with replacement otherwise).  Consecutive draws are grouped P at a
+    time and an incomplete last batch is dropped.
+    """
+
+    def __init__(self, labels: torch.Tensor, p: int, k: int, rounds: int = 1, seed: int = 0):
+        self.p, self.k, self.rounds = p, k, rounds
+        labels = torch.as_tensor(labels)
+        self.classes = sorted(int(c) for c in labels.unique())
+        self.by_class = {c: torch.nonzero(labels == c).flatten() for c in self.classes}
+        self.generator = torch.Generator().manual_seed(seed)
+        if len(self) == 0:
+            raise ValueError(
+                f"the P x K sampler makes no batch: {len(self.classes)} classes x {rounds} rounds "
+                f"< P = {p}; lower `batch.p` or raise `batch.rounds` in config.yaml"
+            )
+
+    def __len__(self) -> int:
+        return len(self.classes) * self.rounds // self.p
+
+    def __iter__(self):
+        draws = []
+        for _ in range(self.rounds):
+            order = torch.randperm(len(self.classes), generator=self.generator)
+            for c in order.tolist():
+                members = self.by_class[self.classes[c]]
+                if len(members) >= self.k:
+                    pick = members[torch.randperm(len(members), generator=self.generator)[: self.k]]
+                else:
+                    pick = members[torch.randint(len(members), (self.k,), generator=self.generator)]
+                draws.append(pick)
+        for b in range(len(self)):
+            yield torch.cat(draws[b * self.p:(b + 1) * self.p])

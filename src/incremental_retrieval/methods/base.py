@@ -1,0 +1,119 @@
+"""The one interface every incremental method implements.
+
+The training loop (train.py) knows nothing about any method: it builds a
+TaskContext, calls `prepare` once, asks `loss_terms` for the named loss terms
+of every batch (their sum is optimised; each is logged, so an ablation is a
+weight set to 0 in config.yaml), calls `after_step` after every optimiser
+step, and stores what `finish` returns with the checkpoint, where the next
+task's `prepare` finds it in `context.state`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+
+from incremental_retrieval import losses
+
+
+@dataclass
+class TaskContext:
+    """Everything a method may use while training one task."""
+
+    student: nn.Module                 # the model being trained (classifier already grown)
+    teacher: nn.Module | None          # frozen copy of the previous task's model (None for base/joint)
+    train_data: object                 # this task's ImageSet
+    sampler_factory: Callable          # labels -> fresh PKSampler with the configured P, K, rounds
+    first_class: int                   # global id of the first class trained in this task
+    task: int                          # 0 = base model, 1.. = incremental tasks
+    state: dict = field(default_factory=dict)  # what earlier tasks' `finish` returned
+    # The previous task's training data, only for statistics that belong to the
+    # end of that task (an EWC Fisher of the shared base model): never mixed
+    # into this task's batches.
+    previous_train_data: Callable[[], object] | None = None
+    previous_first_class: int = 0
+    # Path integral of -grad * dtheta over the previous task's steps and the
+    # parameters at its start, recorded by the trainer (ALASSO, SI).
+    previous_path: dict | None = None
+    device: torch.device = torch.device("cpu")
+
+
+class Method:
+    """Base class: the semantic preserving loss L_ce + L_triplet (Eq. 5.1-5.2).
+
+    A subclass adds its own terms in `extra_terms` and, when it needs them,
+    overrides `prepare`, `after_step` and `finish`.
+    """
+
+    name = "base"
+    trains = True            # feature extraction does not train at all
+    from_pretrained = False  # joint training restarts from the pretrained trunk, with no teacher
+
+    def __init__(self, margin: float = 0.5, metric_loss: str = "triplet", **hparams):
+        self.margin, self.metric_loss = margin, metric_loss
+        unknown = set(hparams) - set(self.hyperparameters())
+        if unknown:
+            raise ValueError(f"method {self.name!r} has no hyper-parameter(s) {sorted(unknown)}; "
+                             f"it takes {sorted(self.hyperparameters()) or 'none'} (plus margin, metric_loss)")
+        for key, value in {**self.hyperparameters(), **hparams}.items():
+            setattr(self, key, value)
+
+    @classmethod
+    def hyperparameters(cls) -> dict:
+        """Names and defaults of the method's own hyper-parameters."""
+        return {}
+
+    def prepare(self, context: TaskContext) -> None:
+        """Called once before the first step of the task (and again on resume)."""
+
+    def loss_terms(self, context: TaskContext, images: torch.Tensor, labels: torch.Tensor) -> dict:
+        embeddings, logits = context.student(images)
+        terms = {"ce": losses.classification(logits, labels, context.first_class)}
+        if self.metric_loss == "pair":
+            terms["pair"] = losses.pair_loss(embeddings, labels)
+        else:
+            terms["triplet"] = losses.triplet(embeddings, labels, self.margin)
+        if context.teacher is not None:
+            terms.update(self.extra_terms(context, images, labels, embeddings, logits))
+        return terms
+
+    def extra_terms(self, context, images, labels, embeddings, logits) -> dict:
+        """Weighted regularisation terms added to the semantic loss."""
+        return {}
+
+    @torch.no_grad()
+    def teacher_outputs(self, context: TaskContext, images: torch.Tensor):
+        return context.teacher(images)
+
+    def after_step(self, context: TaskContext) -> None:
+        """Called after every optimiser step."""
+
+    def finish(self, context: TaskContext) -> dict:
+        """State kept with the checkpoint for the next task (default: carry over)."""
+        return dict(context.state)
+
+
+def paired_parameters(student: nn.Module, teacher: nn.Module):
+    """(name, student parameter, teacher parameter) for every parameter of the
+    teacher.  A grown classifier is sliced to the teacher's rows, so
+    penalties apply to the old classes' outputs only (slicing keeps autograd)."""
+    teacher_params = dict(teacher.named_parameters())
+    for name, param in student.named_parameters():
+        old = teacher_params.get(name)
+        if old is None:
+            continue
+        if param.shape != old.shape:
+            param = param[: old.shape[0]]
+        yield name, param, old.detach()
+
+
+def pad_rows(tensor: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """Zero-pad a per-parameter statistic whose parameter grew along dim 0."""
+    if tensor.shape == shape:
+        return tensor
+    padded = tensor.new_zeros(shape)
+    padded[: tensor.shape[0]] = tensor
+    return padded

@@ -1,0 +1,105 @@
+"""Retrieval metrics (the thesis's protocol, written out in the README).
+
+Query set = gallery = the test images of one class group; each query is
+left out of its own ranking; similarity is the cosine of the embeddings
+(inner product of L2-normalised vectors), searched with faiss.
+"""
+
+from __future__ import annotations
+
+import faiss
+import numpy as np
+
+
+def _prepare(features, labels):
+    x = np.ascontiguousarray(np.asarray(features, dtype=np.float32))
+    if x.ndim != 2:
+        raise ValueError(f"features must be N x D, got shape {x.shape}")
+    y = np.asarray(labels).reshape(-1)
+    if len(y) != len(x):
+        raise ValueError(f"{len(x)} feature rows but {len(y)} labels")
+    if len(x) < 2:
+        raise ValueError("leave-one-out retrieval needs at least 2 images")
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return x, y
+
+
+def ranked_neighbours(features, k: int | None = None, chunk: int = 1024) -> np.ndarray:
+    """Indices of each query's k most similar gallery images, itself excluded
+    (k = N - 1, the full ranking, by default)."""
+    x = np.ascontiguousarray(np.asarray(features, dtype=np.float32))
+    n = len(x)
+    k = n - 1 if k is None else min(k, n - 1)
+    index = faiss.IndexFlatIP(x.shape[1])
+    index.add(x)
+    out = np.empty((n, k), dtype=np.int64)
+    for start in range(0, n, chunk):
+        _, found = index.search(x[start:start + chunk], k + 1)
+        for row, ids in enumerate(found, start):
+            # Drop the query itself; if ties pushed it out of the list, drop the last.
+            hit = np.flatnonzero(ids == row)
+            out[row] = np.delete(ids, hit[0] if len(hit) else k)
+    return out
+
+
+def recall_at_k(features, labels, ks=(1, 2, 4)) -> dict[int, float]:
+    """Fraction of queries with at least one same-class image among their top K."""
+    x, y = _prepare(features, labels)
+    neighbours = ranked_neighbours(x, max(ks))
+    hits = y[neighbours] == y[:, None]
+    return {k: float(hits[:, :k].any(axis=1).mean()) for k in ks}
+
+
+def _relevance(features, labels):
+    x, y = _prepare(features, labels)
+    return y[ranked_neighbours(x)] == y[:, None]
+
+
+def mean_average_precision(features, labels) -> float:
+    """Standard mAP over the full ranking: mean over queries of the mean of
+    precision@rank at each relevant image.  Queries with no other image of
+    their class are skipped."""
+    relevant = _relevance(features, labels)
+    aps = []
+    for rel in relevant:
+        positions = np.flatnonzero(rel)
+        if len(positions):
+            aps.append(np.mean(np.arange(1, len(positions) + 1) / (positions + 1)))
+    return float(np.mean(aps)) if aps else float("nan")
+
+
+def map_original_code(features, labels) -> float:
+    """The original chapter 6 code's mAP: counts the query itself among the
+    relevant images and uses j / (p_j + 1) for the j-th (0-based) hit at
+    0-based rank p_j; a perfect ranking scores (R - H_R) / (R + 1), not 1.
+    Reported under its own name so numbers can be compared with the thesis."""
+    relevant = _relevance(features, labels)
+    aps = []
+    for rel in relevant:
+        positions = np.flatnonzero(rel)
+        if len(positions):
+            aps.append(np.sum(np.arange(len(positions)) / (positions + 1)) / (len(positions) + 1))
+    return float(np.mean(aps)) if aps else float("nan")
+
+
+def forgetting(accuracy: np.ndarray) -> np.ndarray:
+    """Thesis Eq. 6.12 for an accuracy matrix a[t, g] (after task t, group g):
+    for every group g seen before the last task, max over earlier tasks of
+    a[t, g] minus its accuracy after the last task."""
+    a = np.asarray(accuracy, dtype=float)
+    last = a.shape[0] - 1
+    return np.array([np.nanmax(a[g:last, g]) - a[last, g] for g in range(last)])
+
+
+def harmonic_mean(old: float, new: float) -> float:
+    """Thesis Eq. 7.10: H = 2 s u / (s + u)."""
+    return 0.0 if old + new == 0 else 2 * old * new / (old + new)
+
+
+def evaluate(features, labels, ks=(1, 2, 4)) -> dict[str, float]:
+    """All retrieval metrics of one class group, as fractions."""
+    out = {f"recall@{k}": v for k, v in recall_at_k(features, labels, ks).items()}
+    out["map"] = mean_average_precision(features, labels)
+    out["map_original_code"] = map_original_code(features, labels)
+    out["queries"] = int(len(labels))
+    return out

@@ -1,0 +1,204 @@
+"""Train one task of one method: load the previous model, train, save.
+
+The loop is method-agnostic (see methods/base.py).  After every epoch a
+checkpoint (model, optimiser, random states, path integral) is written
+atomically to `checkpoint_dir`; a killed job started again resumes from it.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from incremental_retrieval.data.loading import ImageSet, PKSampler
+from incremental_retrieval.io import save_torch
+from incremental_retrieval.methods import TaskContext, build_method
+from incremental_retrieval.models import EmbeddingNet, freeze_batchnorm
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TaskSpec:
+    """What one training job needs to know, independent of Snakemake."""
+
+    method: str
+    hparams: dict
+    backbone: str
+    embedding_dim: int
+    train_rows: object            # split rows of this task's training images
+    data_root: Path
+    image_size: int
+    n_classes: int                # classifier outputs after this task
+    first_class: int              # first class id trained in this task
+    task: int
+    schedule: dict                # epochs, lr_backbone, lr_head, weight_decay
+    batch: dict                   # p, k, rounds
+    seed: int = 0
+    margin: float = 0.5
+    metric_loss: str = "triplet"
+    freeze_bn: bool = False
+    in_memory: bool = True
+    workers: int = 0
+    previous_rows: object = None  # the previous task's training rows (statistics only)
+    previous_first_class: int = 0
+    device: str = "cpu"
+    extra: dict = field(default_factory=dict)
+
+
+def load_checkpoint(path: Path, device="cpu") -> dict:
+    return torch.load(path, map_location=device, weights_only=False)
+
+
+def model_from_checkpoint(ckpt: dict) -> EmbeddingNet:
+    model = EmbeddingNet(ckpt["backbone"], ckpt["embedding_dim"], ckpt["n_classes"])
+    model.load_state_dict(ckpt["model"])
+    return model
+
+
+def initial_model(spec: TaskSpec, init: Path | None, from_pretrained: bool) -> tuple[EmbeddingNet, dict | None]:
+    """The student before training: pretrained trunk (base and joint runs) or
+    the previous task's model with its classifier grown (incremental runs)."""
+    if from_pretrained:
+        model = EmbeddingNet(spec.backbone, spec.embedding_dim, spec.n_classes)
+        if init is not None:
+            from incremental_retrieval.models.weights import load_trunk
+
+            load_trunk(model, init)
+        return model, None
+    previous = load_checkpoint(init)
+    model = model_from_checkpoint(previous)
+    model.expand_classifier(spec.n_classes - model.n_classes)
+    return model, previous
+
+
+def _optimizer(model: EmbeddingNet, schedule: dict) -> torch.optim.Optimizer:
+    # The thesis trains the backbone with a 10x smaller learning rate than the
+    # embedding and classifier layers.
+    head = list(model.embedding.parameters()) + list(model.classifier.parameters())
+    head_ids = {id(p) for p in head}
+    trunk = [p for p in model.parameters() if id(p) not in head_ids]
+    return torch.optim.Adam([{"params": trunk, "lr": schedule["lr_backbone"]},
+                             {"params": head, "lr": schedule["lr_head"]}],
+                            weight_decay=schedule.get("weight_decay", 0.0))
+
+
+def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Path) -> dict:
+    """Train and write `out` (model + method state); returns the training history."""
+    torch.manual_seed(spec.seed)
+    device = torch.device(spec.device)
+    method = build_method(spec.method, margin=spec.margin, metric_loss=spec.metric_loss, **spec.hparams)
+    student, previous = initial_model(spec, init, spec.task == 0 or method.from_pretrained)
+    student.to(device)
+    teacher = None
+    if previous is not None:
+        teacher = copy.deepcopy(model_from_checkpoint(previous)).to(device).eval()
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+
+    data = ImageSet(spec.train_rows, spec.data_root, spec.image_size, train=True, in_memory=spec.in_memory)
+    sampler = PKSampler(data.labels, spec.batch["p"], spec.batch["k"], spec.batch.get("rounds", 1), seed=spec.seed)
+
+    def sampler_factory(labels):
+        return PKSampler(labels, spec.batch["p"], spec.batch["k"], spec.batch.get("rounds", 1), seed=spec.seed)
+
+    def previous_data():
+        return ImageSet(spec.previous_rows, spec.data_root, spec.image_size, train=False, in_memory=spec.in_memory)
+
+    context = TaskContext(
+        student=student, teacher=teacher, train_data=data, sampler_factory=sampler_factory,
+        first_class=spec.first_class, task=spec.task, state=(previous or {}).get("state", {}),
+        previous_train_data=previous_data if spec.previous_rows is not None else None,
+        previous_first_class=spec.previous_first_class,
+        previous_path=(previous or {}).get("path"), device=device,
+    )
+    method.prepare(context)
+    optimizer = _optimizer(student, spec.schedule)
+    augment = torch.Generator().manual_seed(spec.seed + 1)
+    record_path = spec.task == 0 or getattr(method, "records_path", False)
+    path = {"integral": {n: torch.zeros_like(p) for n, p in student.named_parameters()},
+            "start": {n: p.detach().clone() for n, p in student.named_parameters()}} if record_path else None
+
+    history, start_epoch = [], 0
+    resume = checkpoint_dir / "last.pt"
+    fingerprint = _fingerprint(spec, init)
+    ckpt = load_checkpoint(resume, device) if resume.exists() else None
+    if ckpt is not None and ckpt.get("fingerprint") != fingerprint:
+        log.info("ignoring %s: it belongs to a different run configuration", resume)
+        ckpt = None
+    if ckpt is not None:
+        student.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        sampler.generator.set_state(ckpt["sampler_rng"])
+        augment.set_state(ckpt["augment_rng"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        path, history, start_epoch = ckpt["path"], ckpt["history"], ckpt["epoch"]
+        log.info("resuming %s task %d at epoch %d from %s", spec.method, spec.task, start_epoch, resume)
+
+    loader = _batches(data, sampler, augment, spec.workers)
+    for epoch in range(start_epoch, spec.schedule["epochs"]):
+        student.train()
+        if spec.freeze_bn:
+            freeze_batchnorm(student)
+        sums, seen, tic = {}, 0, time.perf_counter()
+        for images, labels in loader():
+            images, labels = images.to(device, non_blocking=True), labels.to(device)
+            terms = method.loss_terms(context, images, labels)
+            loss = sum(terms.values())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            before = {n: p.detach().clone() for n, p in student.named_parameters()} if path else None
+            optimizer.step()
+            if path:
+                for n, p in student.named_parameters():
+                    if p.grad is not None:
+                        path["integral"][n] -= p.grad.detach() * (p.detach() - before[n])
+            method.after_step(context)
+            for name, value in terms.items():
+                sums[name] = sums.get(name, 0.0) + float(value) * len(labels)
+            seen += len(labels)
+        seconds = time.perf_counter() - tic
+        record = {"epoch": epoch + 1, "seconds": round(seconds, 3), "images_per_second": round(seen / seconds, 1),
+                  **{name: round(total / max(seen, 1), 5) for name, total in sums.items()}}
+        history.append(record)
+        log.info("%s task %d epoch %d/%d  %s", spec.method, spec.task, epoch + 1, spec.schedule["epochs"],
+                 "  ".join(f"{k}={v}" for k, v in record.items() if k != "epoch"))
+        save_torch({"model": student.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
+                    "sampler_rng": sampler.generator.get_state(), "augment_rng": augment.get_state(),
+                    "torch_rng": torch.get_rng_state(), "path": path, "history": history,
+                    "fingerprint": fingerprint}, resume)
+
+    student.eval()
+    state = method.finish(context)
+    save_torch({"model": student.state_dict(), "backbone": spec.backbone, "embedding_dim": spec.embedding_dim,
+                "n_classes": spec.n_classes, "state": state, "path": path, "history": history,
+                "method": spec.method, "hparams": spec.hparams, "task": spec.task}, out)
+    resume.unlink(missing_ok=True)  # finished: a forced rerun must train afresh
+    return {"history": history}
+
+
+def _fingerprint(spec: TaskSpec, init: Path | None) -> str:
+    """Identifies a run's settings, so a checkpoint is only resumed by the same run."""
+    import hashlib
+    import json
+
+    keys = {k: getattr(spec, k) for k in ("method", "hparams", "backbone", "embedding_dim", "image_size",
+                                          "n_classes", "first_class", "task", "schedule", "batch", "seed",
+                                          "margin", "metric_loss", "freeze_bn")}
+    keys["train_images"] = list(spec.train_rows["path"])
+    keys["init_mtime"] = init.stat().st_mtime if init is not None and init.exists() else None
+    return hashlib.sha256(json.dumps(keys, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _batches(data: ImageSet, sampler: PKSampler, augment: torch.Generator, workers: int):
+    """A callable giving one epoch of (images, labels) batches."""
+    if data.cache is not None:
+        return lambda: (data.batch(indices, augment) for indices in sampler)
+    loader = torch.utils.data.DataLoader(data, batch_sampler=sampler, num_workers=workers,
+                                         pin_memory=torch.cuda.is_available(), persistent_workers=workers > 0)
+    return lambda: iter(loader)

@@ -1,0 +1,31 @@
+# Datasets (synthesised at mini scale; downloaded, verified and extracted at
+# thesis scale) and the protocols' class splits.
+
+rule prepare_data:
+    output:
+        f"data/{SCALE}/{{dataset}}/manifest.csv",
+    params:
+        config=CONFIG,
+        fragment=lambda w: fragment(IR, "dataset", dataset=w.dataset),
+    conda:
+        "../../envs/incremental_retrieval.yaml"
+    log:
+        f"logs/{SCALE}/prepare_data/{{dataset}}.log",
+    shell:
+        "python -m incremental_retrieval prepare-data --config {params.config} --dataset {wildcards.dataset} --out {output} 2> {log}"
+
+
+rule split:
+    input:
+        lambda w: plan.dataset_manifest(IR, IR["scales"][SCALE]["protocols"][w.protocol]["dataset"]),
+    output:
+        f"data/{SCALE}/splits/{{protocol}}.csv",
+    params:
+        config=CONFIG,
+        fragment=lambda w: fragment(IR, "split", protocol=w.protocol),
+    conda:
+        "../../envs/incremental_retrieval.yaml"
+    log:
+        f"logs/{SCALE}/split/{{protocol}}.log",
+    shell:
+        "python -m incremental_retrieval split --config {params.config} --protocol {wildcards.protocol} --manifest {input} --out {output} 2> {log}"

@@ -1,0 +1,44 @@
+# Pretrained trunk, the shared base model and every incremental task.
+
+PRETRAINING = IR["scales"][SCALE]["pretraining"]
+
+
+rule pretrain:
+    input:
+        [plan.dataset_manifest(IR, PRETRAINING["dataset"])] if "dataset" in PRETRAINING else [],
+    output:
+        plan.pretrained_weights(IR),
+    params:
+        config=CONFIG,
+        fragment=fragment(IR, "pretrain"),
+        manifest=lambda w, input: f"--manifest {input[0]}" if input else "",
+    threads: TRAINING["threads"]
+    conda:
+        "../../envs/incremental_retrieval.yaml"
+    log:
+        f"logs/{SCALE}/pretrain.log",
+    shell:
+        "python -m incremental_retrieval pretrain --config {params.config} {params.manifest} --out {output} 2> {log}"
+
+
+rule train:
+    input:
+        split=f"data/{SCALE}/splits/{{protocol}}.csv",
+        init=lambda w: plan.init_path(IR, w.protocol, int(w.seed), w.configuration, int(w.task)),
+    output:
+        f"results/{SCALE}/{{protocol}}/seed{{seed}}/{{configuration}}/task{{task}}/model.pt",
+    params:
+        config=CONFIG,
+        fragment=lambda w: fragment(IR, "train", protocol=w.protocol, configuration=w.configuration),
+    wildcard_constraints:
+        seed=r"\d+",
+        task=r"\d+",
+    threads: TRAINING["threads"]
+    conda:
+        "../../envs/incremental_retrieval.yaml"
+    log:
+        f"logs/{SCALE}/train/{{protocol}}/seed{{seed}}/{{configuration}}/task{{task}}.log",
+    shell:
+        "python -m incremental_retrieval train --config {params.config} --protocol {wildcards.protocol} --configuration {wildcards.configuration}"
+        " --task {wildcards.task} --seed {wildcards.seed} --split {input.split} --init {input.init}"
+        " --out {output} 2> {log}"
