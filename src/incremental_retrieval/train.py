@@ -160,7 +160,7 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
                         path["integral"][n] -= p.grad.detach() * (p.detach() - before[n])
             method.after_step(context)
             for name, value in terms.items():
-                sums[name] = sums.get(name, 0.0) + float(value) * len(labels)
+                sums[name] = sums.get(name, 0.0) + value.item() * len(labels)
             seen += len(labels)
         seconds = time.perf_counter() - tic
         record = {"epoch": epoch + 1, "seconds": round(seconds, 3), "images_per_second": round(seen / seconds, 1),

@@ -7,6 +7,7 @@ hand; a file whose checksum does not match is renamed aside and never used.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import shutil
 import tarfile
 import urllib.error
@@ -58,7 +59,7 @@ def fetch(archive: Archive, folder: Path, timeout: float = 60.0) -> Path:
                 if got != archive.md5:
                     raise ArchiveError(f"{url} served a file with md5 {got}, expected {archive.md5}")
             return dest
-        except (urllib.error.URLError, OSError, ArchiveError) as e:
+        except (urllib.error.URLError, OSError, http.client.HTTPException, ArchiveError) as e:
             failures.append(f"{url}: {e}")
     raise ArchiveError(f"could not download {archive.filename} ({'; '.join(failures)}); "
                        + _manual_hint(archive, dest))

@@ -74,8 +74,9 @@ def prepare(kind: str, spec: dict, folder: Path) -> pd.DataFrame:
 
 
 def _save_png(array: np.ndarray, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(array).save(path)
+    # atomic: build_cifar100 skips existing files, so a killed write must not leave a truncated PNG
+    with atomic_path(path) as tmp:
+        Image.fromarray(array).save(tmp, format="PNG")
 
 
 def build_synthetic(spec: dict, folder: Path) -> list[dict]:

@@ -21,7 +21,7 @@ class ImageSet(torch.utils.data.Dataset):
     def __init__(self, rows: pd.DataFrame, root: str | Path, image_size: int, train: bool,
                  in_memory: bool = False, resize: int | None = None, crop_scale: tuple[float, float] = (0.16, 1.0)):
         self.paths = [Path(root) / p for p in rows["path"]]
-        self.labels = torch.as_tensor(rows["label"].to_numpy(), dtype=torch.long)
+        self.labels = torch.tensor(rows["label"].to_numpy(), dtype=torch.long)
         self.image_size, self.train, self.in_memory = image_size, train, in_memory
         self.transform = _thesis_transform(image_size, resize or round(image_size * 256 / 224), train, crop_scale)
         self.cache = None

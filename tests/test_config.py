@@ -1,0 +1,70 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from incremental_retrieval import config as cfg
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shipped():
+    return yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def test_shipped_config_is_valid_and_defaults_are_filled():
+    config = cfg.load(ROOT / "config.yaml")
+    assert config["scale"] == "mini"
+    assert config["scales"]["mini"]["training"]["metric_loss"] == "triplet"
+
+
+def test_misspelt_key_is_named():
+    config = shipped()
+    config["scales"]["mini"]["training"]["epoch"] = 3
+    with pytest.raises(cfg.ConfigError, match=r"scales\.mini\.training.*'epoch'.*allowed keys"):
+        cfg.validate(config)
+
+
+def test_wrong_type_is_named_with_the_schema():
+    config = shipped()
+    config["scales"]["mini"]["training"]["batch"]["p"] = "eight"
+    with pytest.raises(cfg.ConfigError, match=r"scales\.mini\.training\.batch\.p.*integer"):
+        cfg.validate(config)
+
+
+def test_bad_scale_value():
+    config = shipped()
+    config["scale"] = "huge"
+    with pytest.raises(cfg.ConfigError, match=r"config key scale: 'huge' is not one of"):
+        cfg.validate(config)
+
+
+def test_unknown_method_lists_known_methods():
+    config = shipped()
+    config["configurations"]["mine"] = {"method": "my_method"}
+    with pytest.raises(cfg.ConfigError, match=r"configurations\.mine\.method.*known methods: \[.*'mmd'"):
+        cfg.validate(config)
+
+
+def test_unknown_hyperparameter_and_unknown_table_row():
+    config = shipped()
+    config["configurations"]["lwf"]["temprature"] = 2
+    with pytest.raises(cfg.ConfigError, match="temprature"):
+        cfg.validate(config)
+    config = shipped()
+    config["tables"]["table_5_2"]["configurations"].append("nope")
+    with pytest.raises(cfg.ConfigError, match=r"tables\.table_5_2\.configurations: unknown configuration 'nope'"):
+        cfg.validate(config)
+
+
+def test_missing_file_says_where():
+    with pytest.raises(cfg.ConfigError, match="not found"):
+        cfg.load("/nonexistent/config.yaml")
+
+
+def test_overrides_replace_thesis_values_at_their_scale_only():
+    config = cfg.validate(shipped())
+    config["scales"]["mini"]["overrides"] = {"l2": {"weight": 3.0}}
+    assert cfg.method_of(config, "l2") == ("l2", {"weight": 3.0})
+    config["scale"] = "thesis"
+    assert cfg.method_of(config, "l2") == ("l2", {"weight": 0.1})

@@ -1,0 +1,131 @@
+import copy
+
+import pandas as pd
+import pytest
+import torch
+
+from incremental_retrieval.data.loading import ImageSet, PKSampler
+from incremental_retrieval.methods import METHODS, TaskContext, build_method
+from incremental_retrieval.methods.alasso import surrogate
+from incremental_retrieval.methods.ewc import fisher_diagonal
+from incremental_retrieval.models import EmbeddingNet
+
+
+def test_unknown_method_lists_the_known_ones():
+    with pytest.raises(KeyError, match="known methods: .*finetune.*mmd"):
+        build_method("mmdd")
+
+
+def test_unknown_hyperparameter_is_named():
+    with pytest.raises(ValueError, match="no hyper-parameter.*'gamma'.*alpha"):
+        build_method("mmd", gamma=1.0)
+
+
+def test_expand_classifier_copies_old_rows():
+    model = EmbeddingNet("small_convnet", 8, 3)
+    old_w, old_b = model.classifier.weight.detach().clone(), model.classifier.bias.detach().clone()
+    model.expand_classifier(2)
+    assert model.n_classes == 5
+    assert torch.equal(model.classifier.weight[:3], old_w) and torch.equal(model.classifier.bias[:3], old_b)
+
+
+class MemoryImages(ImageSet):
+    """An ImageSet over random tensors (no files)."""
+
+    def __init__(self, n_classes, per_class, first_label=0, seed=0):
+        g = torch.Generator().manual_seed(seed)
+        self.labels = torch.arange(first_label, first_label + n_classes).repeat_interleave(per_class)
+        self.cache = (torch.rand(len(self.labels), 3, 16, 16, generator=g) * 255).to(torch.uint8)
+        self.train = False
+
+
+def make_context(method, n_old=3, n_new=2):
+    torch.manual_seed(0)
+    teacher = EmbeddingNet("small_convnet", 8, n_old).eval()
+    student = copy.deepcopy(teacher)
+    student.expand_classifier(n_new)
+    old_data, new_data = MemoryImages(n_old, 4), MemoryImages(n_new, 4, first_label=n_old, seed=1)
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    path = {"integral": {n: torch.rand_like(p) for n, p in teacher.named_parameters()},
+            "start": {n: p.detach() - 0.01 for n, p in teacher.named_parameters()}}
+    context = TaskContext(student=student, teacher=teacher, train_data=new_data,
+                          sampler_factory=lambda labels: PKSampler(labels, 2, 2), first_class=n_old, task=1,
+                          previous_train_data=lambda: old_data, previous_first_class=0, previous_path=path)
+    method.prepare(context)
+    return context
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("finetune", {"ce", "triplet"}), ("joint", {"ce", "triplet"}), ("lwf", {"ce", "triplet", "dist"}),
+    ("l2", {"ce", "triplet", "l2"}), ("mmd", {"ce", "triplet", "dist", "mmd"}), ("ewc", {"ce", "triplet", "ewc"}),
+    ("alasso", {"ce", "triplet", "alasso"}),
+])
+def test_each_method_returns_its_named_terms(name, expected):
+    method = build_method(name)
+    context = make_context(method)
+    images, labels = context.train_data.batch(torch.arange(8))
+    terms = method.loss_terms(context, images, labels)
+    assert set(terms) == expected
+    sum(terms.values()).backward()  # every term is differentiable together
+    assert all(torch.isfinite(t) for t in terms.values())
+
+
+def test_mmd_ablation_switches_terms_off():
+    method = build_method("mmd", alpha=0.0)
+    context = make_context(method)
+    images, labels = context.train_data.batch(torch.arange(8))
+    assert "dist" not in method.loss_terms(context, images, labels)
+
+
+def test_regularisers_are_zero_before_the_student_moves():
+    for name in ("l2", "ewc", "alasso"):
+        method = build_method(name)
+        context = make_context(method)
+        images, labels = context.train_data.batch(torch.arange(8))
+        term = method.loss_terms(context, images, labels)[name]
+        assert term.item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_ewc_penalty_is_half_lambda_fisher_weighted_squared_change():
+    method = build_method("ewc", lambda_=10.0)
+    context = make_context(method)
+    with torch.no_grad():
+        context.student.embedding.bias += 0.5
+    images, labels = context.train_data.batch(torch.arange(8))
+    got = method.loss_terms(context, images, labels)["ewc"].item()
+    expected = 10.0 / 2 * float((method.fisher["embedding.bias"] * 0.25).sum())
+    assert got == pytest.approx(expected, rel=1e-5)
+
+
+def test_ewc_fisher_is_mean_of_batch_scaled_squared_gradients():
+    model = EmbeddingNet("small_convnet", 4, 2).eval()
+    data = MemoryImages(2, 2)
+    fisher = fisher_diagonal(model, data, [torch.tensor([0, 1, 2, 3])], 0, 0.5)
+    from incremental_retrieval import losses
+    images, labels = data.batch(torch.arange(4))
+    model.zero_grad()
+    emb, logits = model(images)
+    (losses.classification(logits, labels) + losses.triplet(emb, labels, 0.5)).backward()
+    assert torch.allclose(fisher["embedding.weight"], model.embedding.weight.grad ** 2, atol=1e-7)
+
+
+def test_ewc_merges_fisher_across_tasks():
+    method = build_method("ewc")
+    context = make_context(method)
+    state = method.finish(context)
+    assert state["ewc_tasks"] == 2
+    assert state["ewc_fisher"]["classifier.weight"].shape == context.student.classifier.weight.shape
+
+
+def test_alasso_surrogate_overestimates_beyond_the_direction_moved():
+    theta_star, omega = torch.tensor([0.0, 0.0]), torch.tensor([2.0, -2.0])  # moved up / moved down
+    up, down = torch.tensor([1.0, 1.0]), torch.tensor([-1.0, -1.0])
+    # omega > 0: going further up costs a|Omega| + eps, going back down costs |Omega|
+    assert surrogate(up, theta_star, omega, a=1.8, eps=0.0).tolist() == pytest.approx([3.6, 2.0])
+    assert surrogate(down, theta_star, omega, a=1.8, eps=0.0).tolist() == pytest.approx([2.0, 3.6])
+
+
+def test_feature_extraction_does_not_train_and_joint_restarts():
+    assert METHODS["feature_extraction"].trains is False
+    assert METHODS["joint"].from_pretrained is True

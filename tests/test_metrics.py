@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+
+from incremental_retrieval import metrics
+
+
+def circle(degrees):
+    a = np.deg2rad(np.asarray(degrees, dtype=float))
+    return np.stack([np.cos(a), np.sin(a)], axis=1) * np.arange(1, len(a) + 1)[:, None]  # norms differ: cosine only
+
+
+# Hand-ranked example: angles 0, 10, 25, 90, 100 degrees, labels 0 0 1 1 0.
+# Rankings (self left out): q0 [1,2,3,4], q1 [0,2,3,4], q2 [1,0,3,4], q3 [4,2,1,0], q4 [3,2,1,0].
+FEATURES = circle([0, 10, 25, 90, 100])
+LABELS = np.array([0, 0, 1, 1, 0])
+
+
+def test_recall_at_k_on_hand_ranked_example():
+    assert metrics.recall_at_k(FEATURES, LABELS, ks=(1, 2, 4)) == pytest.approx({1: 0.4, 2: 0.6, 4: 1.0})
+
+
+def test_standard_map_on_hand_ranked_example():
+    # APs: 3/4, 3/4, 1/3, 1/2, 5/12
+    assert metrics.mean_average_precision(FEATURES, LABELS) == pytest.approx(0.55)
+
+
+def test_original_code_map_variant_on_hand_ranked_example():
+    # sum_j j / (p_j + 1) / (R + 1): 1/12, 1/12, 0, 0, 1/12
+    assert metrics.map_original_code(FEATURES, LABELS) == pytest.approx(0.05)
+
+
+def test_perfect_ranking_scores_one_but_variant_does_not():
+    features = np.repeat(np.eye(3), 25, axis=0) + 1e-3 * np.random.default_rng(0).normal(size=(75, 3))
+    labels = np.repeat([0, 1, 2], 25)
+    assert metrics.mean_average_precision(features, labels) == pytest.approx(1.0)
+    r = 24
+    expected = (r - sum(1 / j for j in range(1, r + 1))) / (r + 1)  # (R - H_R) / (R + 1), about 0.8
+    assert metrics.map_original_code(features, labels) == pytest.approx(expected)
+    assert metrics.recall_at_k(features, labels, ks=(1,)) == {1: 1.0}
+
+
+def test_query_is_left_out_even_among_identical_vectors():
+    features = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    neighbours = metrics.ranked_neighbours(features)
+    for row, ids in enumerate(neighbours):
+        assert row not in ids and len(ids) == 2
+    # the two identical images of class 0 find each other; class 1's only image cannot
+    assert metrics.recall_at_k(features, [0, 0, 1], ks=(1,)) == {1: pytest.approx(2 / 3)}
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="labels"):
+        metrics.recall_at_k(np.zeros((3, 2)), [0, 1])
+    with pytest.raises(ValueError, match="N x D"):
+        metrics.mean_average_precision(np.zeros(3), [0, 1, 2])
+
+
+def test_forgetting_and_harmonic_mean():
+    accuracy = np.array([[0.8, np.nan, np.nan], [0.6, 0.9, np.nan], [0.5, 0.7, 0.95]])
+    assert metrics.forgetting(accuracy) == pytest.approx([0.3, 0.2])
+    assert metrics.harmonic_mean(0.5, 1.0) == pytest.approx(2 / 3)
+    assert metrics.harmonic_mean(0.0, 0.0) == 0.0

@@ -1,0 +1,106 @@
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from incremental_retrieval import train as train_module
+from incremental_retrieval.data.datasets import build_synthetic
+from incremental_retrieval.data.splits import make_split
+from incremental_retrieval.train import TaskSpec, load_checkpoint, train_task
+
+
+@pytest.fixture(scope="module")
+def tiny_split(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("synthetic")
+    spec = {"seed": 3, "image_size": 16, "groups": [
+        {"identity": ["shape", "colour"], "classes": 3, "images": 8},
+        {"identity": ["shape", "texture"], "classes": 3, "images": 8}]}
+    manifest = pd.DataFrame(build_synthetic(spec, folder))
+    split = make_split(manifest, {"kind": "per_class_fraction", "train_fraction": 0.5, "seed": 0}, [3, 3])
+    return folder, split
+
+
+def spec_for(folder, split, method="finetune", task=0, epochs=2, **kw):
+    train = split[split.split == "train"]
+    rows = train[train.group == task]
+    return TaskSpec(method=method, hparams=kw.pop("hparams", {}), backbone="small_convnet", embedding_dim=8,
+                    train_rows=rows, data_root=folder, image_size=16, n_classes=3 * (task + 1),
+                    first_class=3 * task, task=task,
+                    schedule={"epochs": epochs, "lr_backbone": 1e-3, "lr_head": 1e-3, "weight_decay": 0.0},
+                    batch={"p": 3, "k": 2, "rounds": 2}, seed=0,
+                    previous_rows=train[train.group == task - 1] if task else None, **kw)
+
+
+def test_training_is_deterministic_and_records_history(tiny_split, tmp_path):
+    folder, split = tiny_split
+    a, b = tmp_path / "a.pt", tmp_path / "b.pt"
+    train_task(spec_for(folder, split), None, a, tmp_path / "ck_a")
+    train_task(spec_for(folder, split), None, b, tmp_path / "ck_b")
+    ma, mb = load_checkpoint(a), load_checkpoint(b)
+    assert all(torch.equal(ma["model"][k], mb["model"][k]) for k in ma["model"])
+    assert [h["epoch"] for h in ma["history"]] == [1, 2]
+    assert {"ce", "triplet", "images_per_second"} <= set(ma["history"][0])
+    assert ma["path"] is not None  # the base task records the path integral ALASSO needs
+    assert not (tmp_path / "ck_a" / "last.pt").exists()  # finished runs leave no resume point
+
+
+def test_a_killed_job_resumes_from_its_last_epoch(tiny_split, tmp_path, monkeypatch):
+    folder, split = tiny_split
+    reference = tmp_path / "reference.pt"
+    train_task(spec_for(folder, split, epochs=3), None, reference, tmp_path / "ck_ref")
+
+    real_save = train_module.save_torch
+    saves = []
+
+    def save_then_die(obj, path):
+        real_save(obj, path)
+        saves.append(path)
+        if Path(path).name == "last.pt" and obj["epoch"] == 2:
+            raise KeyboardInterrupt("killed by the scheduler")
+
+    monkeypatch.setattr(train_module, "save_torch", save_then_die)
+    out = tmp_path / "resumed.pt"
+    with pytest.raises(KeyboardInterrupt):
+        train_task(spec_for(folder, split, epochs=3), None, out, tmp_path / "ck")
+    assert not out.exists() and (tmp_path / "ck" / "last.pt").exists()
+    monkeypatch.setattr(train_module, "save_torch", real_save)
+
+    history = train_task(spec_for(folder, split, epochs=3), None, out, tmp_path / "ck")["history"]
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    a, b = load_checkpoint(reference)["model"], load_checkpoint(out)["model"]
+    assert all(torch.allclose(a[k].float(), b[k].float()) for k in a)
+
+
+def test_checkpoint_of_another_configuration_is_not_resumed(tiny_split, tmp_path, monkeypatch):
+    folder, split = tiny_split
+    real_save = train_module.save_torch
+
+    def die(obj, path):
+        real_save(obj, path)
+        if Path(path).name == "last.pt":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "save_torch", die)
+    with pytest.raises(KeyboardInterrupt):
+        train_task(spec_for(folder, split, epochs=2), None, tmp_path / "m.pt", tmp_path / "ck")
+    monkeypatch.setattr(train_module, "save_torch", real_save)
+    other = spec_for(folder, split, epochs=2)
+    other.schedule = {**other.schedule, "lr_head": 5e-3}
+    history = train_task(other, None, tmp_path / "m.pt", tmp_path / "ck")["history"]
+    assert [h["epoch"] for h in history] == [1, 2]
+
+
+@pytest.mark.parametrize("method", ["mmd", "ewc", "alasso", "lwf", "l2"])
+def test_incremental_task_grows_classifier_and_keeps_state(tiny_split, tmp_path, method):
+    folder, split = tiny_split
+    base = tmp_path / "base.pt"
+    train_task(spec_for(folder, split, epochs=1), None, base, tmp_path / "ck0")
+    out = tmp_path / "task1.pt"
+    train_task(spec_for(folder, split, method=method, task=1, epochs=1), base, out, tmp_path / "ck1")
+    ckpt = load_checkpoint(out)
+    assert ckpt["n_classes"] == 6 and ckpt["model"]["classifier.weight"].shape[0] == 6
+    if method == "ewc":
+        assert ckpt["state"]["ewc_tasks"] == 2
+    if method == "alasso":
+        assert "alasso_omega" in ckpt["state"]
