@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -48,7 +48,6 @@ class TaskSpec:
     previous_rows: object = None  # the previous task's training rows (statistics only)
     previous_first_class: int = 0
     device: str = "cpu"
-    extra: dict = field(default_factory=dict)
 
 
 def load_checkpoint(path: Path, device="cpu") -> dict:
@@ -102,10 +101,11 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
             p.requires_grad_(False)
 
     data = ImageSet(spec.train_rows, spec.data_root, spec.image_size, train=True, in_memory=spec.in_memory)
-    sampler = PKSampler(data.labels, spec.batch["p"], spec.batch["k"], spec.batch.get("rounds", 1), seed=spec.seed)
 
     def sampler_factory(labels):
         return PKSampler(labels, spec.batch["p"], spec.batch["k"], spec.batch.get("rounds", 1), seed=spec.seed)
+
+    sampler = sampler_factory(data.labels)
 
     def previous_data():
         return ImageSet(spec.previous_rows, spec.data_root, spec.image_size, train=False, in_memory=spec.in_memory)

@@ -1,0 +1,56 @@
+import socket
+
+import pytest
+import torch
+from torchvision.models import googlenet
+
+from incremental_retrieval.models import EmbeddingNet, get_backbone, weights
+from incremental_retrieval.models.googlenet import GoogLeNetTrunk
+
+
+def test_unknown_backbone_lists_the_known_ones():
+    with pytest.raises(KeyError, match="known backbones: .*bn_inception.*googlenet.*small_convnet"):
+        get_backbone("resnet")
+
+
+def test_embedding_is_l2_normalised_and_logits_match_classes():
+    model = EmbeddingNet("small_convnet", 16, 5).eval()
+    embedding, logits = model(torch.rand(3, 3, 32, 32))
+    assert embedding.shape == (3, 16) and logits.shape == (3, 5)
+    assert torch.allclose(embedding.norm(dim=1), torch.ones(3), atol=1e-5)
+
+
+def test_googlenet_trunk_loads_torchvision_imagenet_state_dict_and_gives_1024_channels():
+    trunk = GoogLeNetTrunk()
+    reference = googlenet(weights=None, aux_logits=False, init_weights=True).state_dict()
+    trunk.load_imagenet(reference)  # the classifier (fc) is dropped, everything else loads strictly
+    assert torch.equal(trunk.conv1.conv.weight, reference["conv1.conv.weight"])
+    assert trunk.eval()(torch.rand(1, 3, 224, 224)).shape == (1, 1024, 7, 7)
+
+
+def test_bn_inception_input_is_bgr_0_255_minus_caffe_means():
+    model = EmbeddingNet("bn_inception", 8, 2)
+    white = torch.ones(1, 3, 2, 2)
+    converted = model.normalise_input(white)
+    assert converted[0, :, 0, 0].tolist() == pytest.approx([255 - 104, 255 - 117, 255 - 128])
+
+
+def test_offline_weights_download_names_url_and_destination(tmp_path, monkeypatch):
+    with socket.socket() as s:  # a local port that refuses at once
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    spec = get_backbone("googlenet")
+    monkeypatch.setitem(weights.__dict__, "get_backbone",
+                        lambda name: spec.__class__(**{**spec.__dict__,
+                                                       "weights_url": f"http://127.0.0.1:{port}/googlenet-1378be20.pth"}))
+    dest = tmp_path / "googlenet-1378be20.pth"
+    with pytest.raises(weights.WeightsError, match=f"put it at {dest}"):
+        weights.fetch_imagenet_weights("googlenet", dest)
+    assert not dest.exists()
+
+
+def test_synthetic_trunk_of_another_backbone_is_refused(tmp_path):
+    path = tmp_path / "trunk.pt"
+    torch.save({"trunk": {}, "backbone": "googlenet"}, path)
+    with pytest.raises(weights.WeightsError, match="googlenet trunk"):
+        weights.load_trunk(EmbeddingNet("small_convnet", 8, 2), path)
