@@ -5,7 +5,7 @@
 
 from incremental_retrieval import config as ir_config
 from incremental_retrieval import plan
-from incremental_retrieval.workflow import effective_config_file, fragment
+from incremental_retrieval.workflow import configuration_pattern, effective_config_file, fragment
 
 configfile: "config.yaml"
 
@@ -17,6 +17,8 @@ except ir_config.ConfigError as error:
 SCALE = IR["scale"]
 CONFIG = effective_config_file(IR)   # the validated config every command reads
 TRAINING = IR["scales"][SCALE]["training"]
+TRAINED = configuration_pattern(IR, trained=True)     # rows whose training job also evaluates them
+UNTRAINED = configuration_pattern(IR, trained=False)  # rows evaluated with the base model
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
@@ -27,5 +29,7 @@ include: "workflow/rules/report.smk"
 rule all:
     input:
         plan.all_tables(IR),
+        plan.all_figures(IR),
+        "reports/claims.csv",
         "reports/index.html",
     default_target: True

@@ -52,8 +52,8 @@ def test_unknown_hyperparameter_and_unknown_table_row():
     with pytest.raises(cfg.ConfigError, match="temprature"):
         cfg.validate(config)
     config = shipped()
-    config["tables"]["table_5_2"]["configurations"].append("nope")
-    with pytest.raises(cfg.ConfigError, match=r"tables\.table_5_2\.configurations: unknown configuration 'nope'"):
+    config["tables"]["table_5_2"]["rows"].append("nope")
+    with pytest.raises(cfg.ConfigError, match=r"tables\.table_5_2\.rows: unknown configuration 'nope'"):
         cfg.validate(config)
 
 
@@ -68,3 +68,10 @@ def test_overrides_replace_thesis_values_at_their_scale_only():
     assert cfg.method_of(config, "l2") == ("l2", {"weight": 3.0})
     config["scale"] = "thesis"
     assert cfg.method_of(config, "l2") == ("l2", {"weight": 0.1})
+
+
+def test_row_on_an_unknown_protocol_is_named():
+    config = shipped()
+    config["tables"]["table_5_4"]["rows"][1]["protocol"] = "cub_26"
+    with pytest.raises(cfg.ConfigError, match=r"tables\.table_5_4: unknown protocol 'cub_26'"):
+        cfg.validate(config)

@@ -60,3 +60,16 @@ def test_forgetting_and_harmonic_mean():
     assert metrics.forgetting(accuracy) == pytest.approx([0.3, 0.2])
     assert metrics.harmonic_mean(0.5, 1.0) == pytest.approx(2 / 3)
     assert metrics.harmonic_mean(0.0, 0.0) == 0.0
+
+
+def test_precision_recall_curve_on_hand_ranked_example():
+    recall, precision = metrics.precision_recall_curve(FEATURES, LABELS, levels=3)
+    # interpolated precision at recall 0, 0.5, 1 per query:
+    # q0/q1 [1, 1, 1/2], q2 [1/3]*3, q3 [1/2]*3, q4 [1/2]*3
+    assert recall.tolist() == [0.0, 0.5, 1.0]
+    expected = np.mean([[1, 1, .5], [1, 1, .5], [1 / 3] * 3, [.5] * 3, [.5] * 3], axis=0)
+    assert precision == pytest.approx(expected)
+
+
+def test_top1_accuracy():
+    assert metrics.top1_accuracy([[2.0, 1.0], [0.0, 3.0], [5.0, 1.0]], [0, 1, 1]) == pytest.approx(2 / 3)

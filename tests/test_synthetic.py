@@ -32,3 +32,13 @@ def test_too_many_classes_and_unknown_factors_are_errors():
         synthetic.class_identities(["size"], 2, seed=0)
     with pytest.raises(ValueError, match="unknown shape value"):
         synthetic.class_identities(["shape"], 1, seed=0, values={"shape": ["hexagon"]})
+
+
+def test_optional_factors_appear_only_where_named():
+    identity = {"shape": "disk", "colour": "red"}
+    plain = synthetic.render(identity, np.random.default_rng(0))
+    assert np.array_equal(plain, synthetic.render(identity, np.random.default_rng(0), nuisance=()))
+    outlined = synthetic.render({**identity, "border": "thick"}, np.random.default_rng(0))
+    assert not np.array_equal(plain, outlined)
+    classes = synthetic.class_identities(["border", "background"], 36, seed=0)
+    assert len({tuple(c.values()) for c in classes}) == 36

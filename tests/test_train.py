@@ -7,7 +7,8 @@ import torch
 from incremental_retrieval import train as train_module
 from incremental_retrieval.data.datasets import build_synthetic
 from incremental_retrieval.data.splits import make_split
-from incremental_retrieval.train import TaskSpec, load_checkpoint, train_task
+from incremental_retrieval.models import load_checkpoint
+from incremental_retrieval.train import TaskSpec, train_task
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def tiny_config() -> dict:
+    """The shipped config, shrunk: 4 old classes, 2-4 per new group, 1-2 epochs,
+    and a subset of tables and figures that still covers every kind."""
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     mini = config["scales"]["mini"]
     mini["pretraining"].update(epochs=1)
@@ -22,14 +24,23 @@ def tiny_config() -> dict:
     mini["training"]["incremental"]["epochs"] = 1
     mini["training"]["batch"] = {"p": 4, "k": 3, "rounds": 2}
     for name, dataset in mini["datasets"].items():
-        for group in dataset["groups"]:
-            group["classes"] = 4 if name != "synthetic_pretrain" else 8
+        multi = len(dataset["groups"]) > 2
+        for g, group in enumerate(dataset["groups"]):
+            group["classes"] = 8 if name == "synthetic_pretrain" else 4 if g == 0 or not multi else 2
             group["images"] = 10 if isinstance(group["images"], int) else [10, 12]
         if "official_train_per_class" in dataset:
             dataset["official_train_per_class"] = 6
-    for protocol in mini["protocols"].values():
-        protocol["groups"] = [4, 4]
-    config["tables"]["table_5_3"]["configurations"] = ["base", "feature_extraction", "finetune", "joint"]
+    for name, protocol in mini["protocols"].items():
+        groups = [g["classes"] for g in mini["datasets"][protocol["dataset"]]["groups"]]
+        protocol["groups"] = [4, 2] if name in ("cub_25", "dogs_5") else groups
+        if "incremental_batch" in protocol:
+            protocol["incremental_batch"] = {"p": 2, "k": 3, "rounds": 2}
+    tables = config["tables"]
+    tables["table_5_6"]["rows"] = ["lwf", "mmd"]
+    tables["table_5_9"]["rows"] = ["base", "finetune", "mmd", "joint"]
+    config["tables"] = {t: tables[t] for t in ("table_5_1", "table_5_2", "table_5_4", "table_5_6", "table_5_9")}
+    config["figures"] = {f: spec for f, spec in config["figures"].items() if f.startswith("figure_5_3")
+                         or f == "figure_5_5_tsne"}
     return config
 
 
@@ -56,20 +67,49 @@ def finished(tmp_path_factory):
     return cwd
 
 
-def test_main_target_builds_tables_and_report(finished):
-    for table in ("table_5_2", "table_5_3"):
-        frame = pd.read_csv(finished / "reports" / "tables" / f"{table}.csv")
-        assert list(frame.columns[:5]) == ["configuration", "class_group", "metric", "reproduced", "thesis"]
-        assert set(frame.metric) == {"recall@1", "recall@2", "recall@4", "map"}
-        assert frame.reproduced.between(0, 100).all()
-        # thesis numbers sit beside the reproduced ones
-        base = frame[(frame.configuration == "base") & (frame.metric == "recall@1")]
-        assert base.thesis.tolist() == [79.41] if table == "table_5_2" else [80.67]
-        assert set(frame[frame.configuration == "base"].class_group) == {"old"}
-        assert set(frame[frame.configuration == "feature_extraction"].class_group) == {"new"}
-        assert (finished / "reports" / "tables" / f"{table}.md").read_text().startswith("# Table 5.")
+def test_main_target_builds_tables_figures_claims_and_report(finished):
+    tables = finished / "reports" / "tables"
+    frame = pd.read_csv(tables / "table_5_2.csv")
+    assert list(frame.columns[:5]) == ["configuration", "class_group", "metric", "reproduced", "thesis"]
+    assert set(frame.metric) == {"recall@1", "recall@2", "recall@4", "map"}
+    assert frame.reproduced.between(0, 100).all()
+    base = frame[(frame.configuration == "base") & (frame.metric == "recall@1")]
+    assert base.thesis.tolist() == [79.41]  # the thesis number sits beside the reproduced one
+    assert set(frame[frame.configuration == "base"].class_group) == {"old"}
+    assert set(frame[frame.configuration == "feature_extraction"].class_group) == {"new"}
+    assert (tables / "table_5_2.md").read_text().startswith("# Table 5.2")
+
+    # a row on another protocol (25 new classes) and the joint reference A(1-125)
+    frame = pd.read_csv(tables / "table_5_4.csv")
+    assert {"mmd_25_new", "joint_125", "mmd", "joint"} <= set(frame.configuration)
+
+    # multi-step: every task of every method, every group seen so far
+    frame = pd.read_csv(tables / "table_5_9.csv")
+    finetune = frame[(frame.configuration == "finetune") & (frame.metric == "recall@1")]
+    assert sorted(finetune.task.unique()) == [1, 2, 3, 4]
+    assert sorted(finetune[finetune.task == 4].class_group) == [0, 1, 2, 3, 4]
+    assert sorted(finetune[finetune.task == 1].class_group) == [0, 1]
+    assert finetune[(finetune.task == 4) & (finetune.class_group == 0)].thesis.tolist() == [35.68]
+
+    # classification: top-1 over the classes seen, after every task
+    frame = pd.read_csv(tables / "table_5_6.csv")
+    assert sorted(frame[frame.configuration == "mmd"].task) == [0, 1, 2, 3, 4]
+    assert frame[(frame.configuration == "mmd") & (frame.task == 4)].thesis.tolist() == [43.3]
+
+    stats = pd.read_csv(tables / "table_5_1.csv")
+    assert stats.images.sum() > 0 and set(stats.thesis_images.dropna()) <= {6000, 4651, 3929, 3504, 3544, 2360, 2380}
+
+    claims = pd.read_csv(finished / "reports" / "claims.csv", keep_default_na=False)
+    assert set(claims.holds) <= {"holds", "fails", "n/a"}
+    assert "ours_keeps_most_cub" in set(claims.id)
+    # the claims file encodes the thesis correctly: every claim it can check holds on the thesis's numbers
+    assert set(claims[claims.thesis != "n/a"].thesis) == {"holds"}
+
+    for figure in ("figure_5_3_pr", "figure_5_3_map", "figure_5_3_time", "figure_5_5_tsne"):
+        assert (finished / "reports" / "figures" / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
     html = (finished / "reports" / "index.html").read_text()
-    assert "Table 5.2" in html and "Table 5.3" in html and "config hash" in html
+    assert "Table 5.2" in html and "Table 5.9" in html and "config hash" in html
+    assert html.count("data:image/png;base64,") == 4 and "Claims" in html
 
 
 def test_every_rule_wrote_a_log_and_metrics_are_per_group(finished):
@@ -87,7 +127,7 @@ def test_second_run_schedules_nothing(finished):
 
 def test_changing_one_method_reruns_only_its_branch(finished):
     config = yaml.safe_load((finished / "config.yaml").read_text())
-    config["configurations"]["lwf"]["alpha"] = 0.5
+    config["configurations"]["alasso"]["c"] = 0.5
     (finished / "config.yaml").write_text(yaml.safe_dump(config))
     try:
         run = snakemake(finished, "-n", "--quiet", "rules")
@@ -96,17 +136,17 @@ def test_changing_one_method_reruns_only_its_branch(finished):
                   if len(line.split()) == 2 and line.split()[1].isdigit()}
         assert counts.get("train") == 1, out
     finally:
-        config["configurations"]["lwf"]["alpha"] = 1.0
+        config["configurations"]["alasso"]["c"] = 0.2
         (finished / "config.yaml").write_text(yaml.safe_dump(config))
 
 
 def test_one_table_target_needs_only_its_own_runs(tmp_path):
     cwd = project(tmp_path, tiny_config())
-    run = snakemake(cwd, "-n", "reports/tables/table_5_3.md")
+    run = snakemake(cwd, "-n", "reports/tables/table_5_4.md")
     assert run.returncode == 0, run.stderr[-2000:]
     out = run.stdout + run.stderr
-    assert "dogs_onestep" in out and "cub_onestep" not in out
-    assert "results/mini/dogs_onestep/seed0/ewc" not in out  # not a row of this tiny Table 5.3
+    assert "cub_onestep" in out and "cub_25" in out
+    assert "dogs_onestep" not in out and "cub_multistep" not in out
 
 
 def test_bad_config_stops_the_workflow_naming_the_key(tmp_path):

@@ -15,13 +15,13 @@ from incremental_retrieval import config as cfg
 from incremental_retrieval import plan
 
 
-def _setup(args) -> dict:
+def _setup(args, torch_threads: bool = False) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     config = cfg.load(args.config)
-    threads = cfg.scale_block(config)["training"]["threads"]
-    import torch
+    if torch_threads:  # only steps that run models pay for importing torch
+        import torch
 
-    torch.set_num_threads(threads)
+        torch.set_num_threads(cfg.scale_block(config)["training"]["threads"])
     return config
 
 
@@ -55,7 +55,7 @@ def cmd_split(args):
 
 
 def cmd_pretrain(args):
-    config = _setup(args)
+    config = _setup(args, torch_threads=True)
     from incremental_retrieval.data.datasets import read_manifest
     from incremental_retrieval.data.loading import ImageSet
     from incremental_retrieval.models.weights import fetch_imagenet_weights, pretrain_synthetic
@@ -78,59 +78,70 @@ def task_spec(config: dict, split, protocol: str, configuration: str, task: int,
     block = cfg.scale_block(config)
     training = block["training"]
     method, hparams = cfg.method_of(config, configuration)
-    groups = block["protocols"][protocol]["groups"]
-    train = split[split["split"] == "train"]
-    joint = method == "joint"
-    first_group = 0 if joint else task
-    rows = train[(train["group"] >= first_group) & (train["group"] <= task)]
-    previous = train[train["group"] == task - 1] if task > 0 and not joint else None
-    first_class = sum(groups[:first_group])
+    proto = block["protocols"][protocol]
+    groups = proto["groups"]
+    train, test = split[split["split"] == "train"], split[split["split"] == "test"]
+    incremental = task > 0 and method != "joint"
+    first_group = task if incremental else 0
+    monitor = incremental and training["monitor_every"] > 0
     return TaskSpec(
         method=method, hparams=hparams, backbone=block["backbone"], embedding_dim=block["embedding_dim"],
-        train_rows=rows, data_root=Path(plan.dataset_manifest(config, block["protocols"][protocol]["dataset"])).parent,
-        image_size=block["image_size"], n_classes=sum(groups[: task + 1]), first_class=first_class, task=task,
-        schedule=training["base" if task == 0 or joint else "incremental"], batch=training["batch"], seed=seed,
+        train_rows=train[(train["group"] >= first_group) & (train["group"] <= task)],
+        data_root=Path(plan.dataset_manifest(config, proto["dataset"])).parent,
+        image_size=block["image_size"], n_classes=sum(groups[: task + 1]), first_class=sum(groups[:first_group]),
+        task=task, schedule=training["incremental" if incremental else "base"],
+        batch=proto.get("incremental_batch", training["batch"]) if incremental else training["batch"], seed=seed,
         margin=training["margin"], metric_loss=training["metric_loss"], freeze_bn=training["freeze_bn"],
-        in_memory=config["scale"] == "mini", workers=training["workers"], previous_rows=previous,
-        previous_first_class=sum(groups[: task - 1]) if task > 0 else 0, device=_device(config),
+        in_memory=config["scale"] == "mini", workers=training["workers"],
+        previous_rows=train[train["group"] == task - 1] if incremental else None,
+        previous_first_class=sum(groups[: task - 1]) if incremental else 0, device=_device(config),
+        monitor_rows=test[test["group"] == 0] if monitor else None, monitor_every=training["monitor_every"],
     )
 
 
 def cmd_train(args):
-    config = _setup(args)
+    """Train one task; then evaluate the saved model in the same process
+    (a second job would pay the start-up cost again)."""
+    config = _setup(args, torch_threads=True)
     from incremental_retrieval.data.splits import read_split
     from incremental_retrieval.train import train_task
 
-    spec = task_spec(config, read_split(Path(args.split)), args.protocol, args.configuration, args.task, args.seed)
+    split = read_split(Path(args.split))
+    spec = task_spec(config, split, args.protocol, args.configuration, args.task, args.seed)
     ckpt_dir = Path(plan.checkpoint_dir(config, args.protocol, args.seed, args.configuration, args.task))
     train_task(spec, Path(args.init) if args.init else None, Path(args.out), ckpt_dir)
+    if args.metrics:
+        evaluate_model(config, split, args.protocol, Path(args.out), args.task, Path(args.features_dir),
+                       Path(args.metrics))
 
 
-def cmd_extract(args):
-    """Features of the test images of groups 0..task, one file per group."""
-    config = _setup(args)
+def evaluate_model(config: dict, split, protocol: str, model_path: Path, task: int, features_dir: Path,
+                   out: Path) -> None:
+    """Embed the test images of groups 0..task (one features file per group),
+    then Recall@K, mAP and the classifier's top-1 accuracy."""
     from incremental_retrieval.data.loading import ImageSet
-    from incremental_retrieval.data.splits import read_split
+    from incremental_retrieval.evaluate import evaluate_groups
     from incremental_retrieval.extract import embed, save_features
-    from incremental_retrieval.train import load_checkpoint, model_from_checkpoint
+    from incremental_retrieval.models import load_checkpoint, model_from_checkpoint
 
     block = cfg.scale_block(config)
-    split = read_split(Path(args.split))
-    model = model_from_checkpoint(load_checkpoint(Path(args.model)))
-    root = Path(plan.dataset_manifest(config, block["protocols"][args.protocol]["dataset"])).parent
-    out = Path(args.out_dir)
-    for group in range(args.task + 1):
+    model = model_from_checkpoint(load_checkpoint(model_path))
+    root = Path(plan.dataset_manifest(config, block["protocols"][protocol]["dataset"])).parent
+    for group in range(task + 1):
         rows = split[(split["split"] == "test") & (split["group"] == group)]
         data = ImageSet(rows, root, block["image_size"], train=False, in_memory=config["scale"] == "mini")
-        features = embed(model, data, block["training"]["eval_batch"], _device(config), block["training"]["workers"])
-        save_features(out / f"group{group}.npz", features, data.labels.numpy())
+        features, logits = embed(model, data, block["training"]["eval_batch"], _device(config),
+                                 block["training"]["workers"])
+        save_features(features_dir / f"group{group}.npz", features, data.labels.numpy(), logits)
+    evaluate_groups([features_dir / f"group{g}.npz" for g in range(task + 1)], out)
 
 
 def cmd_evaluate(args):
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
-    from incremental_retrieval.evaluate import evaluate_groups
+    config = _setup(args, torch_threads=True)
+    from incremental_retrieval.data.splits import read_split
 
-    evaluate_groups(sorted(Path(args.features).glob("group*.npz")), Path(args.out))
+    evaluate_model(config, read_split(Path(args.split)), args.protocol, Path(args.model), args.task,
+                   Path(args.features_dir), Path(args.out))
 
 
 def cmd_table(args):
@@ -140,11 +151,27 @@ def cmd_table(args):
     build_table(config, args.table, Path(args.csv), Path(args.md))
 
 
+def cmd_figure(args):
+    config = _setup(args)
+    from incremental_retrieval.figures import build_figure
+
+    build_figure(config, args.figure, Path(args.out))
+
+
+def cmd_claims(args):
+    _setup(args)
+    from incremental_retrieval.claims import check_claims
+
+    frame = check_claims([Path(p) for p in args.tables], Path(args.out))
+    logging.info("claims: %d hold, %d fail", (frame.holds == "holds").sum(), (frame.holds == "fails").sum())
+
+
 def cmd_report(args):
     config = _setup(args)
     from incremental_retrieval.report import build_report
 
-    build_report(config, [Path(p) for p in args.tables], Path(args.out))
+    build_report(config, [Path(p) for p in args.tables], [Path(p) for p in args.figures],
+                 Path(args.claims) if args.claims else None, Path(args.out))
 
 
 def main(argv=None):
@@ -173,21 +200,29 @@ def main(argv=None):
     p.add_argument("--task", type=int, required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", help="previous task's model, or pretrained weights for base/joint")
-    p = command("extract", cmd_extract, "embed the test images of each class group")
+    p.add_argument("--features-dir", help="with --metrics: evaluate the trained model on groups 0..task")
+    p.add_argument("--metrics", help="metrics.json of the trained model")
+    p = command("evaluate", cmd_evaluate, "embed each class group's test images; Recall@K, mAP, top-1")
     p.add_argument("--protocol", required=True)
     p.add_argument("--split", required=True)
     p.add_argument("--model", required=True)
-    p.add_argument("--task", type=int, required=True, help="embed the test images of groups 0..task")
-    p.add_argument("--out-dir", required=True, help="receives group<g>.npz per class group")
-    p = command("evaluate", cmd_evaluate, "Recall@K and mAP of each class group's features")
-    p.add_argument("--features", required=True, help="folder of group<g>.npz files")
-    p.add_argument("--out", required=True)
+    p.add_argument("--task", type=int, required=True, help="evaluate class groups 0..task")
+    p.add_argument("--features-dir", required=True, help="receives group<g>.npz per class group")
+    p.add_argument("--out", required=True, help="metrics.json")
     p = command("table", cmd_table, "one thesis table, reproduced next to the thesis numbers")
     p.add_argument("--table", required=True)
     p.add_argument("--csv", required=True)
     p.add_argument("--md", required=True)
+    p = command("figure", cmd_figure, "one thesis figure as a PNG file")
+    p.add_argument("--figure", required=True)
+    p.add_argument("--out", required=True)
+    p = command("claims", cmd_claims, "check the thesis's claims on the tables")
+    p.add_argument("--tables", nargs="+", required=True)
+    p.add_argument("--out", required=True)
     p = command("report", cmd_report, "the HTML report")
     p.add_argument("--tables", nargs="+", required=True)
+    p.add_argument("--figures", nargs="*", default=[])
+    p.add_argument("--claims")
     p.add_argument("--out", required=True)
 
     args = parser.parse_args(argv)

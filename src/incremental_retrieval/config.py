@@ -90,14 +90,34 @@ def _check_references(config: dict) -> None:
             raise ConfigError(f"config key scales.{scale_name}.pretraining: give `weights: imagenet` or a "
                               f"synthetic `dataset`")
     active = config["scales"][config["scale"]]
-    for table, spec in config["tables"].items():
-        if spec["protocol"] not in active["protocols"]:
-            raise ConfigError(f"config key tables.{table}.protocol: unknown protocol {spec['protocol']!r}; "
-                              f"protocols at scale {config['scale']}: {sorted(active['protocols'])}")
-        for cid in spec["configurations"]:
-            if cid != "base" and cid not in config["configurations"]:
-                raise ConfigError(f"config key tables.{table}.configurations: unknown configuration {cid!r}; "
-                                  f"known: {['base', *sorted(config['configurations'])]}")
+    known = ["base", *sorted(config["configurations"])]
+    for section in ("tables", "figures"):
+        for name, spec in config.get(section, {}).items():
+            where = f"{section}.{name}"
+            protocols = spec.get("protocols", [spec["protocol"]] if "protocol" in spec else [])
+            if not protocols:
+                raise ConfigError(f"config key {where}: give a `protocol` (or `protocols` for kind: statistics)")
+            if spec.get("kind") != "statistics" and not spec.get("rows"):
+                raise ConfigError(f"config key {where}.rows: missing; list the configurations to show")
+            for row in rows_of(spec):
+                protocols.append(row["protocol"])
+                if row["configuration"] not in known:
+                    raise ConfigError(f"config key {where}.rows: unknown configuration {row['configuration']!r}; "
+                                      f"known: {known}")
+            for protocol in protocols:
+                if protocol not in active["protocols"]:
+                    raise ConfigError(f"config key {where}: unknown protocol {protocol!r}; protocols at scale "
+                                      f"{config['scale']}: {sorted(active['protocols'])}")
+
+
+def rows_of(spec: dict) -> list[dict]:
+    """A table's or figure's rows as {id, configuration, protocol} dicts."""
+    rows = []
+    for row in spec.get("rows", []):
+        if isinstance(row, str):
+            row = {"id": row, "configuration": row}
+        rows.append({"protocol": spec.get("protocol"), **row})
+    return rows
 
 
 def load(path: str | Path = "config.yaml") -> dict:

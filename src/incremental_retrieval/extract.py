@@ -12,22 +12,32 @@ from incremental_retrieval.io import atomic_path
 
 
 @torch.no_grad()
-def embed(model, data: ImageSet, batch_size: int = 256, device="cpu", workers: int = 0) -> np.ndarray:
+def embed(model, data: ImageSet, batch_size: int = 256, device="cpu", workers: int = 0):
+    """(L2-normalised embeddings, classifier logits) of every image, in order."""
     model.eval().to(device)
     if data.cache is not None:
         batches = (data.batch(range(i, min(i + batch_size, len(data)))) for i in range(0, len(data), batch_size))
     else:
         batches = torch.utils.data.DataLoader(data, batch_size=batch_size, num_workers=workers)
-    out = [model(images.to(device))[0].cpu().numpy() for images, _ in batches]
-    return np.concatenate(out) if out else np.zeros((0, model.embedding.out_features), np.float32)
+    features, logits = [], []
+    for images, _ in batches:
+        f, l = model(images.to(device))
+        features.append(f.cpu().numpy())
+        logits.append(l.cpu().numpy())
+    if not features:
+        return np.zeros((0, model.embedding.out_features), np.float32), np.zeros((0, model.n_classes), np.float32)
+    return np.concatenate(features), np.concatenate(logits)
 
 
-def save_features(path: Path, features: np.ndarray, labels: np.ndarray) -> None:
+def save_features(path: Path, features: np.ndarray, labels: np.ndarray, logits: np.ndarray | None = None) -> None:
+    arrays = {"features": features.astype(np.float32), "labels": labels.astype(np.int64)}
+    if logits is not None:
+        arrays["logits"] = logits.astype(np.float32)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            np.savez(f, features=features.astype(np.float32), labels=labels.astype(np.int64))
+            np.savez(f, **arrays)
 
 
-def load_features(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def load_features(path: Path) -> dict[str, np.ndarray]:
     with np.load(path) as data:
-        return data["features"], data["labels"]
+        return {key: data[key] for key in data.files}

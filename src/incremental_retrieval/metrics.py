@@ -103,3 +103,29 @@ def evaluate(features, labels, ks=(1, 2, 4)) -> dict[str, float]:
     out["map_original_code"] = map_original_code(features, labels)
     out["queries"] = int(len(labels))
     return out
+
+
+def top1_accuracy(logits, labels) -> float:
+    """Fraction of images whose highest logit is their class (classification)."""
+    logits, labels = np.asarray(logits), np.asarray(labels)
+    return float((logits.argmax(axis=1) == labels).mean()) if len(labels) else float("nan")
+
+
+def precision_recall_curve(features, labels, levels: int = 21) -> tuple[np.ndarray, np.ndarray]:
+    """Interpolated precision at `levels` recall levels in [0, 1], averaged over
+    queries (each query's precision at recall r is the best precision at any
+    recall >= r), for the PR curves of Figs. 5.3 and 5.4."""
+    relevant = _relevance(features, labels)
+    recall_levels = np.linspace(0.0, 1.0, levels)
+    curves = []
+    for rel in relevant:
+        n_rel = rel.sum()
+        if n_rel == 0:
+            continue
+        hits = np.cumsum(rel)
+        precision = hits / np.arange(1, len(rel) + 1)
+        recall = hits / n_rel
+        best_after = np.maximum.accumulate(precision[::-1])[::-1]
+        index = np.searchsorted(recall, recall_levels, side="left").clip(max=len(rel) - 1)
+        curves.append(best_after[index])
+    return recall_levels, np.mean(curves, axis=0)

@@ -1,15 +1,26 @@
-"""Where every artefact lives and which runs a table needs.
+"""Where every artefact lives and which runs a table or figure needs.
 
 The Snakefile and the CLI both use these functions, so a path is spelt in
 one place.  A run is (protocol, seed, configuration, task): task 0 of the
-configuration `base` is the initial model A shared by every method; task t
-of a method starts from its task t - 1 (task 0 being the base model); joint
-task t is trained on groups 0..t at once from the pretrained trunk.
+configuration `base` is the initial model A shared by every method (and by
+every protocol with the same dataset, split and original classes); task t of
+a method starts from its task t - 1 (task 0 being the base model); joint task
+t is trained on groups 0..t at once from the pretrained trunk.
 """
 
 from __future__ import annotations
 
-from incremental_retrieval.config import method_of, scale_block
+from typing import NamedTuple
+
+from incremental_retrieval.config import method_of, rows_of, scale_block
+
+
+class Run(NamedTuple):
+    row: str            # the row id in the table (the thesis's name for it)
+    protocol: str
+    seed: int
+    configuration: str
+    task: int
 
 
 def dataset_manifest(config: dict, dataset: str) -> str:
@@ -29,19 +40,37 @@ def pretrained_weights(config: dict) -> str:
     return f"data/weights/{weights_filename(block['backbone'])}"
 
 
+def last_task(config: dict, protocol: str) -> int:
+    return len(scale_block(config)["protocols"][protocol]["groups"]) - 1
+
+
+def base_protocol(config: dict, protocol: str) -> str:
+    """The protocol whose base model `protocol` shares: the first one with the
+    same dataset, split and original classes (so A(1-100) is trained once for
+    the 25-, 100- and 4 x 25-class experiments)."""
+    protocols = scale_block(config)["protocols"]
+    mine = protocols[protocol]
+    for name, other in protocols.items():
+        if (other["dataset"], other["split"], other["groups"][0]) == (mine["dataset"], mine["split"], mine["groups"][0]):
+            return name
+    return protocol
+
+
 def run_dir(config: dict, protocol: str, seed: int, configuration: str, task: int) -> str:
+    if configuration == "base":
+        protocol = base_protocol(config, protocol)
     return f"results/{config['scale']}/{protocol}/seed{seed}/{configuration}/task{task}"
 
 
 def trains(config: dict, configuration: str) -> bool:
     from incremental_retrieval.methods import METHODS
 
-    return METHODS[method_of(config, configuration)[0]].trains
+    return configuration == "base" or METHODS[method_of(config, configuration)[0]].trains
 
 
 def model_path(config: dict, protocol: str, seed: int, configuration: str, task: int) -> str:
     """The model a run is evaluated with (a non-training method uses the base model)."""
-    if configuration != "base" and not trains(config, configuration):
+    if not trains(config, configuration):
         configuration, task = "base", 0
     return f"{run_dir(config, protocol, seed, configuration, task)}/model.pt"
 
@@ -55,8 +84,16 @@ def init_path(config: dict, protocol: str, seed: int, configuration: str, task: 
     return model_path(config, protocol, seed, previous, task - 1)
 
 
-def metrics_path(config: dict, protocol: str, seed: int, configuration: str, task: int) -> str:
-    return f"{run_dir(config, protocol, seed, configuration, task)}/metrics.json"
+def metrics_path(config: dict, run: Run) -> str:
+    return f"{run_dir(config, run.protocol, run.seed, run.configuration, run.task)}/metrics.json"
+
+
+def features_dir(config: dict, run: Run) -> str:
+    return f"{run_dir(config, run.protocol, run.seed, run.configuration, run.task)}/features"
+
+
+def trained_model(config: dict, run: Run) -> str:
+    return model_path(config, run.protocol, run.seed, run.configuration, run.task)
 
 
 def checkpoint_dir(config: dict, protocol: str, seed: int, configuration: str, task: int) -> str:
@@ -64,25 +101,68 @@ def checkpoint_dir(config: dict, protocol: str, seed: int, configuration: str, t
     return f"checkpoints/{config['scale']}/{protocol}/seed{seed}/{configuration}/task{task}"
 
 
-def table_runs(config: dict, table: str) -> list[tuple[str, int, str, int]]:
-    """(protocol, seed, configuration, task) of every run a table reads."""
-    spec = config["tables"][table]
-    protocol = spec["protocol"]
-    last = len(scale_block(config)["protocols"][protocol]["groups"]) - 1
+def runs_of(config: dict, spec: dict, kind: str, seeds=None) -> list[Run]:
+    """Every run a table or figure reads.
+
+    one_step: base after task 0, every other row after its protocol's last
+    task; multi_step and classification: every task of every row (the joint
+    reference only after the last); figures: the last task.
+    """
     runs = []
-    for seed in config["seeds"]:
-        for configuration in spec["configurations"]:
-            runs.append((protocol, seed, configuration, 0 if configuration == "base" else last))
+    for seed in seeds if seeds is not None else config["seeds"]:
+        for row in rows_of(spec):
+            last = last_task(config, row["protocol"])
+            if row["configuration"] == "base":
+                tasks = [0]
+            elif kind in ("multi_step", "classification") and method_of(config, row["configuration"])[0] != "joint":
+                tasks = range(1, last + 1)
+            else:
+                tasks = [last]
+            runs += [Run(row["id"], row["protocol"], seed, row["configuration"], t) for t in tasks]
+        if kind == "classification" and not any(r["configuration"] == "base" for r in rows_of(spec)):
+            runs.append(Run("base", spec["protocol"], seed, "base", 0))  # the first column: no increment yet
     return runs
 
 
-def table_metrics(config: dict, table: str) -> list[str]:
-    return [metrics_path(config, *run) for run in table_runs(config, table)]
+def table_runs(config: dict, table: str) -> list[Run]:
+    spec = config["tables"][table]
+    return runs_of(config, spec, spec.get("kind", "one_step"))
+
+
+def table_inputs(config: dict, table: str) -> list[str]:
+    spec = config["tables"][table]
+    if spec.get("kind") == "statistics":
+        return [split_manifest(config, p) for p in spec["protocols"]]
+    return sorted({metrics_path(config, run) for run in table_runs(config, table)})
+
+
+def figure_runs(config: dict, figure: str) -> list[Run]:
+    spec = config["figures"][figure]
+    runs = runs_of(config, spec, "figure", seeds=config["seeds"][:1])
+    if spec["kind"] == "tsne":
+        runs.insert(0, Run("base", spec["protocol"], config["seeds"][0], "base", 0))
+    return runs
+
+
+def figure_inputs(config: dict, figure: str) -> list[str]:
+    kind = config["figures"][figure]["kind"]
+    runs = figure_runs(config, figure)
+    if kind in ("map_per_epoch", "epoch_time"):
+        return [trained_model(config, run) for run in runs]
+    return [features_dir(config, run) for run in runs]
 
 
 def table_outputs(table: str) -> list[str]:
     return [f"reports/tables/{table}.csv", f"reports/tables/{table}.md"]
 
 
+def figure_output(figure: str) -> str:
+    return f"reports/figures/{figure}.png"
+
+
 def all_tables(config: dict) -> list[str]:
     return [path for table in config["tables"] for path in table_outputs(table)]
+
+
+def all_figures(config: dict) -> list[str]:
+    return [figure_output(figure) for figure in config.get("figures", {})]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import platform
 import subprocess
@@ -52,7 +53,15 @@ def metadata_rows(config: dict) -> list[tuple[str, str]]:
             ("packages", ", ".join(f"{k} {v}" for k, v in _versions().items()))]
 
 
-def build_report(config: dict, table_csvs: list[Path], out: Path) -> None:
+def _image(path: Path) -> str:
+    """The figure inlined as base64, so index.html is self-contained."""
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f"<figure><img alt='{html.escape(path.stem)}' src='data:image/png;base64,{data}' " \
+           f"style='max-width:100%'><figcaption>{html.escape(path.stem)}</figcaption></figure>"
+
+
+def build_report(config: dict, table_csvs: list[Path], figures: list[Path], claims: Path | None,
+                 out: Path) -> None:
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
              f"<title>incremental_retrieval report ({config['scale']})</title><style>{STYLE}</style></head><body>",
              "<h1>Incremental fine-grained image retrieval: reproduced vs thesis</h1>"]
@@ -66,6 +75,14 @@ def build_report(config: dict, table_csvs: list[Path], out: Path) -> None:
         parts.append(f"<h2 id='{table}'>{html.escape(display_name(table))}: {html.escape(title)}</h2>")
         parts.append("<p>Cells: reproduced (thesis), Recall@K and mAP in percent.</p>")
         parts.append(wide(frame).to_html(escape=True, border=0))
+    if claims is not None:
+        frame = pd.read_csv(claims, keep_default_na=False)
+        parts.append("<h2 id='claims'>Claims</h2><p>The thesis's directional claims, checked on the reproduced "
+                     "numbers (and, as a check of their encoding, on the thesis's own).</p>")
+        parts.append(frame.drop(columns="id").to_html(escape=True, border=0, index=False))
+    if figures:
+        parts.append("<h2 id='figures'>Figures</h2>")
+        parts += [_image(path) for path in figures]
     parts.append("<h2>Run</h2><table class='meta'>")
     parts += [f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in metadata_rows(config)]
     parts.append("</table></body></html>")

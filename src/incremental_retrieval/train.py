@@ -18,7 +18,7 @@ import torch
 from incremental_retrieval.data.loading import ImageSet, PKSampler
 from incremental_retrieval.io import save_torch
 from incremental_retrieval.methods import TaskContext, build_method
-from incremental_retrieval.models import EmbeddingNet, freeze_batchnorm
+from incremental_retrieval.models import EmbeddingNet, freeze_batchnorm, load_checkpoint, model_from_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +48,8 @@ class TaskSpec:
     previous_rows: object = None  # the previous task's training rows (statistics only)
     previous_first_class: int = 0
     device: str = "cpu"
-
-
-def load_checkpoint(path: Path, device="cpu") -> dict:
-    return torch.load(path, map_location=device, weights_only=False)
-
-
-def model_from_checkpoint(ckpt: dict) -> EmbeddingNet:
-    model = EmbeddingNet(ckpt["backbone"], ckpt["embedding_dim"], ckpt["n_classes"])
-    model.load_state_dict(ckpt["model"])
-    return model
+    monitor_rows: object = None   # old-class test rows: mAP after every `monitor_every` epochs (Fig. 5.3c)
+    monitor_every: int = 1
 
 
 def initial_model(spec: TaskSpec, init: Path | None, from_pretrained: bool) -> tuple[EmbeddingNet, dict | None]:
@@ -141,6 +133,10 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
         log.info("resuming %s task %d at epoch %d from %s", spec.method, spec.task, start_epoch, resume)
 
     loader = _batches(data, sampler, augment, spec.workers)
+    monitor = None if spec.monitor_rows is None else \
+        ImageSet(spec.monitor_rows, spec.data_root, spec.image_size, train=False, in_memory=spec.in_memory)
+    if monitor is not None and start_epoch == 0:
+        history.append({"epoch": 0, "old_map": round(_monitor(student, monitor, device), 5)})
     for epoch in range(start_epoch, spec.schedule["epochs"]):
         student.train()
         if spec.freeze_bn:
@@ -165,6 +161,8 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
         seconds = time.perf_counter() - tic
         record = {"epoch": epoch + 1, "seconds": round(seconds, 3), "images_per_second": round(seen / seconds, 1),
                   **{name: round(total / max(seen, 1), 5) for name, total in sums.items()}}
+        if monitor is not None and (epoch + 1) % spec.monitor_every == 0:
+            record["old_map"] = round(_monitor(student, monitor, device), 5)
         history.append(record)
         log.info("%s task %d epoch %d/%d  %s", spec.method, spec.task, epoch + 1, spec.schedule["epochs"],
                  "  ".join(f"{k}={v}" for k, v in record.items() if k != "epoch"))
@@ -193,6 +191,16 @@ def _fingerprint(spec: TaskSpec, init: Path | None) -> str:
     keys["train_images"] = list(spec.train_rows["path"])
     keys["init_mtime"] = init.stat().st_mtime if init is not None and init.exists() else None
     return hashlib.sha256(json.dumps(keys, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _monitor(model, data: ImageSet, device) -> float:
+    """Old-class test mAP of the model as it is now (evaluation only: the
+    images never enter training); the model is back in train mode next epoch."""
+    from incremental_retrieval.extract import embed
+    from incremental_retrieval.metrics import mean_average_precision
+
+    features, _ = embed(model, data, device=device)
+    return mean_average_precision(features, data.labels.numpy())
 
 
 def _batches(data: ImageSet, sampler: PKSampler, augment: torch.Generator, workers: int):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -16,7 +17,7 @@ EFFECTIVE_CONFIG = Path(".snakemake/incremental_retrieval/config.yaml")
 def effective_config_file(config: dict) -> str:
     """Write the validated config (with --config overrides applied) where the
     jobs read it; only rewritten when it changed, so file times stay quiet."""
-    text = yaml.safe_dump(config, sort_keys=True)
+    text = yaml.safe_dump(config, sort_keys=False)  # keep the order: base_protocol() depends on it
     if not EFFECTIVE_CONFIG.exists() or EFFECTIVE_CONFIG.read_text() != text:
         with atomic_path(EFFECTIVE_CONFIG) as tmp:
             tmp.write_text(text)
@@ -31,7 +32,11 @@ def fragment(config: dict, step: str, **keys) -> str:
     """
     block = scale_block(config)
     if step == "dataset":
-        part = block["datasets"][keys["dataset"]]
+        part = dict(block["datasets"][keys["dataset"]])
+        if part["kind"] == "synthetic":  # regenerate the images when the generator's code changes
+            from incremental_retrieval.data import synthetic
+
+            part["generator"] = hashlib.sha256(Path(synthetic.__file__).read_bytes()).hexdigest()[:12]
     elif step == "split":
         part = block["protocols"][keys["protocol"]]
     elif step == "pretrain":
@@ -45,6 +50,18 @@ def fragment(config: dict, step: str, **keys) -> str:
                 "model": {k: block[k] for k in ("backbone", "image_size", "embedding_dim")}}
     elif step == "table":
         part = {"table": config["tables"][keys["table"]], "seeds": config["seeds"]}
+    elif step == "figure":
+        part = {"figure": config["figures"][keys["figure"]], "seed": config["seeds"][0]}
     else:
         raise KeyError(f"unknown step {step!r}")
     return json.dumps(part, sort_keys=True)
+
+
+def configuration_pattern(config: dict, trained: bool) -> str:
+    """A wildcard regex matching exactly the configurations that train (or not)."""
+    import re
+
+    from incremental_retrieval.plan import trains
+
+    names = [c for c in ["base", *config["configurations"]] if trains(config, c) == trained]
+    return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) or "(?!)"

@@ -1,6 +1,8 @@
 # Pretrained trunk, the shared base model and every incremental task.
+# A training job also evaluates the model it trained (features + metrics).
 
 PRETRAINING = IR["scales"][SCALE]["pretraining"]
+RUN = f"results/{SCALE}/{{protocol}}/seed{{seed}}/{{configuration}}/task{{task}}"
 
 
 rule pretrain:
@@ -26,19 +28,23 @@ rule train:
         split=f"data/{SCALE}/splits/{{protocol}}.csv",
         init=lambda w: plan.init_path(IR, w.protocol, int(w.seed), w.configuration, int(w.task)),
     output:
-        f"results/{SCALE}/{{protocol}}/seed{{seed}}/{{configuration}}/task{{task}}/model.pt",
+        model=f"{RUN}/model.pt",
+        features=directory(f"{RUN}/features"),
+        metrics=f"{RUN}/metrics.json",
     params:
         config=CONFIG,
         fragment=lambda w: fragment(IR, "train", protocol=w.protocol, configuration=w.configuration),
     wildcard_constraints:
         seed=r"\d+",
         task=r"\d+",
+        configuration=TRAINED,
     threads: TRAINING["threads"]
     conda:
         "../../envs/incremental_retrieval.yaml"
     log:
         f"logs/{SCALE}/train/{{protocol}}/seed{{seed}}/{{configuration}}/task{{task}}.log",
     shell:
-        "python -m incremental_retrieval train --config {params.config} --protocol {wildcards.protocol} --configuration {wildcards.configuration}"
-        " --task {wildcards.task} --seed {wildcards.seed} --split {input.split} --init {input.init}"
-        " --out {output} 2> {log}"
+        "python -m incremental_retrieval train --config {params.config} --protocol {wildcards.protocol}"
+        " --configuration {wildcards.configuration} --task {wildcards.task} --seed {wildcards.seed}"
+        " --split {input.split} --init {input.init} --out {output.model}"
+        " --features-dir {output.features} --metrics {output.metrics} 2> {log}"

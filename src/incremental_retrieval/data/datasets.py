@@ -102,7 +102,7 @@ def build_synthetic(spec: dict, folder: Path) -> list[dict]:
             for i in range(n_images[c]):
                 rel = Path("images") / name / f"{i:04d}.png"
                 image = synthetic.render(identity, synthetic._rng("image", spec["seed"], g, c, i),
-                                         spec.get("image_size", 32))
+                                         spec.get("image_size", 32), tuple(group.get("nuisance", ())))
                 _save_png(image, folder / rel)
                 split = "" if per_class_train is None else ("train" if i < per_class_train else "test")
                 rows.append({"path": str(rel), "class_id": class_id, "class_name": name, "split": split})

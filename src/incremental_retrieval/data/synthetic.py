@@ -59,7 +59,30 @@ TEXTURES = {
     "gradient": lambda x, y: np.clip(0.5 + 0.6 * x, 0.0, 1.0),
 }
 
+# Optional factors, present only where a group names them (as identity or as
+# nuisance): the style of the object's outline and the background's pattern.
+# Both are drawn in grey, so learning them does not re-teach colour (which
+# would give back what the original classes lost).
+BORDERS = {  # (signed distance d <= 0 inside the object, polar angle a) -> outline mask
+    "thin": lambda d, a: d > -0.12,
+    "thick": lambda d, a: d > -0.32,
+    "double": lambda d, a: (d > -0.1) | ((d < -0.22) & (d > -0.32)),
+    "dashed": lambda d, a: (d > -0.25) & (np.sin(6.0 * a) > 0),
+    "dotted": lambda d, a: (d > -0.25) & (np.sin(14.0 * a) > 0.3),
+    "inner": lambda d, a: (d < -0.2) & (d > -0.34),
+}
+BACKGROUNDS = {
+    "h_lines": lambda x, y: (np.sin(14.0 * y) > 0.6).astype(float),
+    "v_lines": lambda x, y: (np.sin(14.0 * x) > 0.6).astype(float),
+    "grid": lambda x, y: ((np.sin(14.0 * x) > 0.7) | (np.sin(14.0 * y) > 0.7)).astype(float),
+    "dots": lambda x, y: ((np.sin(12.0 * x) * np.sin(12.0 * y)) > 0.6).astype(float),
+    "waves": lambda x, y: (np.sin(10.0 * x + 3.0 * np.sin(6.0 * y)) > 0.5).astype(float),
+    "plain": lambda x, y: np.zeros_like(x),
+}
+
 FACTORS = {"shape": SHAPES, "colour": COLOURS, "texture": TEXTURES}
+OPTIONAL_FACTORS = {"border": BORDERS, "background": BACKGROUNDS}
+ALL_FACTORS = {**FACTORS, **OPTIONAL_FACTORS}
 
 
 def _rng(*keys) -> np.random.Generator:
@@ -78,14 +101,14 @@ def class_identities(identity: list[str], n_classes: int, seed: int, offset: int
     groups disjoint shapes so that no image could belong to both).
     """
     values = values or {}
-    unknown = (set(identity) | set(values)) - set(FACTORS)
+    unknown = (set(identity) | set(values)) - set(ALL_FACTORS)
     if unknown:
-        raise ValueError(f"unknown synthetic factor(s) {sorted(unknown)}; known: {sorted(FACTORS)}")
+        raise ValueError(f"unknown synthetic factor(s) {sorted(unknown)}; known: {sorted(ALL_FACTORS)}")
     for factor, allowed in values.items():
-        bad = set(allowed) - set(FACTORS[factor])
+        bad = set(allowed) - set(ALL_FACTORS[factor])
         if bad:
-            raise ValueError(f"unknown {factor} value(s) {sorted(bad)}; known: {sorted(FACTORS[factor])}")
-    combos = list(itertools.product(*(sorted(values.get(f, FACTORS[f])) for f in identity)))
+            raise ValueError(f"unknown {factor} value(s) {sorted(bad)}; known: {sorted(ALL_FACTORS[factor])}")
+    combos = list(itertools.product(*(sorted(values.get(f, ALL_FACTORS[f])) for f in identity)))
     _rng("combos", seed, tuple(identity)).shuffle(combos)
     if offset + n_classes > len(combos):
         raise ValueError(
@@ -95,9 +118,16 @@ def class_identities(identity: list[str], n_classes: int, seed: int, offset: int
     return [dict(zip(identity, c)) for c in combos[offset : offset + n_classes]]
 
 
-def render(identity: dict, rng: np.random.Generator, size: int = 32) -> np.ndarray:
-    """One H x W x 3 uint8 image of an object with the given identity factors."""
+def render(identity: dict, rng: np.random.Generator, size: int = 32, nuisance: tuple[str, ...] = ()) -> np.ndarray:
+    """One H x W x 3 uint8 image of an object with the given identity factors.
+
+    Shape, colour and texture are always drawn; the optional factors (border,
+    background) only where they are identity or listed in `nuisance`.
+    """
     factors = {f: identity.get(f) or rng.choice(sorted(table)) for f, table in FACTORS.items()}
+    for f, table in OPTIONAL_FACTORS.items():
+        if f in identity or f in nuisance:
+            factors[f] = identity.get(f) or rng.choice(sorted(table))
     ys, xs = np.mgrid[0:size, 0:size].astype(float)
     xs = (xs + 0.5) / size * 2 - 1
     ys = (ys + 0.5) / size * 2 - 1
@@ -123,23 +153,30 @@ def render(identity: dict, rng: np.random.Generator, size: int = 32) -> np.ndarr
     c, s = np.cos(angle), np.sin(angle)
     u = (c * (xs - tx) + s * (ys - ty)) / scale
     v = (-s * (xs - tx) + c * (ys - ty)) / scale
-    inside = SHAPES[factors["shape"]](u, v) <= 0
+    if "background" in factors:  # a light pattern over the background field
+        lines = BACKGROUNDS[factors["background"]](xs, ys) > 0
+        img[lines] = 0.35 * img[lines] + 0.65 * rng.uniform(0.55, 0.75)
+    distance = SHAPES[factors["shape"]](u, v)
+    inside = distance <= 0
     pattern = TEXTURES[factors["texture"]](u, v)
     colour = np.array(COLOURS[factors["colour"]]) * rng.uniform(0.8, 1.1)
     fg = colour[None, None, :] * (0.35 + 0.65 * pattern)[..., None]
     img[inside] = fg[inside]
+    if "border" in factors:  # an outline of the given style, in light grey
+        band = inside & BORDERS[factors["border"]](distance, np.arctan2(v, u))
+        img[band] = 0.85
 
     img += rng.normal(0.0, 0.04, size=img.shape)
     return (np.clip(img, 0.0, 1.0) * 255).round().astype(np.uint8)
 
 
 def generate_group(identity: list[str], n_classes: int, n_images: int, seed: int,
-                   offset: int = 0, size: int = 32,
-                   values: dict[str, list[str]] | None = None) -> tuple[list[dict], list[list[np.ndarray]]]:
+                   offset: int = 0, size: int = 32, values: dict[str, list[str]] | None = None,
+                   nuisance: tuple[str, ...] = ()) -> tuple[list[dict], list[list[np.ndarray]]]:
     """Identities and images (per class, `n_images` each) of one class group."""
     classes = class_identities(identity, n_classes, seed, offset, values)
     images = [
-        [render(cls, _rng("image", seed, tuple(identity), offset + c, i), size) for i in range(n_images)]
+        [render(cls, _rng("image", seed, tuple(identity), offset + c, i), size, nuisance) for i in range(n_images)]
         for c, cls in enumerate(classes)
     ]
     return classes, images

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from pytorch_metric_learning import distances, losses, miners, reducers
 
 
 def classification(logits: torch.Tensor, labels: torch.Tensor, first_class: int = 0) -> torch.Tensor:
@@ -19,6 +18,10 @@ def triplet(embeddings: torch.Tensor, labels: torch.Tensor, margin: float = 0.5)
     """Eq. 5.2: mean over anchors of max(0, margin + S_neg - S_pos), S the dot
     product of L2-normalised embeddings, with the hardest positive and the
     hardest negative of each anchor in the batch (batch-hard mining)."""
+    # Imported here: pytorch-metric-learning costs ~0.5 s to import and only
+    # training needs it (evaluation jobs start faster without it).
+    from pytorch_metric_learning import distances, losses, miners, reducers
+
     similarity = distances.CosineSimilarity()
     loss = losses.TripletMarginLoss(margin=margin, distance=similarity, reducer=reducers.MeanReducer())
     miner = miners.BatchHardMiner(distance=similarity)

@@ -114,3 +114,14 @@ def freeze_batchnorm(model: nn.Module) -> None:
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             module.eval()
+
+
+def load_checkpoint(path, device="cpu") -> dict:
+    return torch.load(path, map_location=device, weights_only=False)
+
+
+def model_from_checkpoint(checkpoint: dict) -> EmbeddingNet:
+    """The trained model stored in a task's model.pt."""
+    model = EmbeddingNet(checkpoint["backbone"], checkpoint["embedding_dim"], checkpoint["n_classes"])
+    model.load_state_dict(checkpoint["model"])
+    return model

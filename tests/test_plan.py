@@ -1,0 +1,61 @@
+from pathlib import Path
+
+import yaml
+
+from incremental_retrieval import config as cfg
+from incremental_retrieval import plan
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shipped():
+    return cfg.validate(yaml.safe_load((ROOT / "config.yaml").read_text()))
+
+
+def test_base_model_is_shared_by_protocols_with_the_same_original_classes():
+    config = shipped()
+    assert plan.base_protocol(config, "cub_25") == "cub_onestep"
+    assert plan.base_protocol(config, "cub_multistep") == "cub_multistep"  # its own data at mini scale
+    assert plan.model_path(config, "cub_25", 0, "base", 0) == plan.model_path(config, "cub_onestep", 0, "base", 0)
+    config["scale"] = "thesis"  # at thesis scale every CUB protocol starts from the same A(1-100)
+    assert plan.base_protocol(config, "cub_multistep") == "cub_onestep"
+
+
+def test_each_task_starts_from_the_previous_one_of_its_method():
+    config = shipped()
+    assert plan.init_path(config, "cub_multistep", 0, "mmd", 1).endswith("cub_multistep/seed0/base/task0/model.pt")
+    assert plan.init_path(config, "cub_multistep", 0, "mmd", 3).endswith("cub_multistep/seed0/mmd/task2/model.pt")
+    assert plan.init_path(config, "cub_multistep", 0, "joint", 4) == plan.pretrained_weights(config)
+    assert plan.model_path(config, "cub_onestep", 0, "feature_extraction", 1).endswith("base/task0/model.pt")
+
+
+def test_table_runs_by_kind():
+    config = shipped()
+    one_step = plan.table_runs(config, "table_5_4")
+    assert plan.Run("mmd_25_new", "cub_25", 0, "mmd", 1) in one_step
+    assert plan.Run("joint_125", "cub_25", 0, "joint", 1) in one_step
+    multi = plan.table_runs(config, "table_5_9")
+    assert [r.task for r in multi if r.configuration == "lwf"] == [1, 2, 3, 4]
+    assert [r.task for r in multi if r.configuration == "joint"] == [4]
+    classification = plan.table_runs(config, "table_5_6")
+    assert plan.Run("base", "cifar100_5tasks", 0, "base", 0) in classification
+
+
+def test_seeds_multiply_runs():
+    config = shipped()
+    config["seeds"] = [0, 1, 2]
+    assert len(plan.table_runs(config, "table_5_2")) == 3 * 9
+
+
+def test_configuration_patterns_split_trained_from_untrained_rows():
+    import re
+
+    from incremental_retrieval.workflow import configuration_pattern
+
+    config = shipped()
+    trained = re.compile(f"(?:{configuration_pattern(config, True)})$")
+    untrained = re.compile(f"(?:{configuration_pattern(config, False)})$")
+    for name in ["base", "mmd", "mmd_a0.1_b0.1", "joint", "finetune"]:
+        assert trained.match(name) and not untrained.match(name)
+    assert untrained.match("feature_extraction") and not trained.match("feature_extraction")
+    assert not trained.match("mmd_a0x1_b0.1")  # dots are literal
