@@ -11,17 +11,16 @@ import yaml
 from incremental_retrieval.config import method_of, scale_block
 from incremental_retrieval.io import atomic_path
 
-EFFECTIVE_CONFIG = Path(".snakemake/incremental_retrieval/config.yaml")
-
-
 def effective_config_file(config: dict) -> str:
     """Write the validated config (with --config overrides applied) where the
-    jobs read it; only rewritten when it changed, so file times stay quiet."""
+    jobs read it; one file per scale, so a dry run at the other scale does not
+    touch it, and only rewritten when it changed."""
+    path = Path(f".snakemake/incremental_retrieval/config-{config['scale']}.yaml")
     text = yaml.safe_dump(config, sort_keys=False)  # keep the order: base_protocol() depends on it
-    if not EFFECTIVE_CONFIG.exists() or EFFECTIVE_CONFIG.read_text() != text:
-        with atomic_path(EFFECTIVE_CONFIG) as tmp:
+    if not path.exists() or path.read_text() != text:
+        with atomic_path(path) as tmp:
             tmp.write_text(text)
-    return str(EFFECTIVE_CONFIG)
+    return str(path)
 
 
 def fragment(config: dict, step: str, **keys) -> str:
