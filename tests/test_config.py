@@ -75,3 +75,13 @@ def test_row_on_an_unknown_protocol_is_named():
     config["tables"]["table_5_4"]["rows"][1]["protocol"] = "cub_26"
     with pytest.raises(cfg.ConfigError, match=r"tables\.table_5_4: unknown protocol 'cub_26'"):
         cfg.validate(config)
+
+
+def test_overrides_are_checked_like_configurations():
+    config = shipped()
+    config["scales"]["mini"]["overrides"] = {"l2": {"wieght": 1.0}}
+    with pytest.raises(cfg.ConfigError, match=r"scales\.mini\.overrides\.l2: l2 has no hyper-parameter.*wieght"):
+        cfg.validate(config)
+    config["scales"]["mini"]["overrides"] = {"l2": {"method": "ewc"}}
+    with pytest.raises(cfg.ConfigError, match=r"overrides\.l2\.method"):
+        cfg.validate(config)

@@ -1,5 +1,7 @@
 import copy
 
+from incremental_retrieval import losses
+
 import pandas as pd
 import pytest
 import torch
@@ -101,8 +103,10 @@ def test_ewc_penalty_is_half_lambda_fisher_weighted_squared_change():
 def test_ewc_fisher_is_mean_of_batch_scaled_squared_gradients():
     model = EmbeddingNet("small_convnet", 4, 2).eval()
     data = MemoryImages(2, 2)
-    fisher = fisher_diagonal(model, data, [torch.tensor([0, 1, 2, 3])], 0, 0.5)
-    from incremental_retrieval import losses
+    def loss_fn(embeddings, logits, labels):
+        return losses.classification(logits, labels) + losses.triplet(embeddings, labels, 0.5)
+
+    fisher = fisher_diagonal(model, data, [torch.tensor([0, 1, 2, 3])], loss_fn)
     images, labels = data.batch(torch.arange(4))
     model.zero_grad()
     emb, logits = model(images)

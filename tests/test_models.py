@@ -54,3 +54,13 @@ def test_synthetic_trunk_of_another_backbone_is_refused(tmp_path):
     torch.save({"trunk": {}, "backbone": "googlenet"}, path)
     with pytest.raises(weights.WeightsError, match="googlenet trunk"):
         weights.load_trunk(EmbeddingNet("small_convnet", 8, 2), path)
+
+
+def test_bn_inception_weights_with_1_x_c_vectors_load(tmp_path):
+    model = EmbeddingNet("bn_inception", 8, 2)
+    caffe_style = {k: v.unsqueeze(0) if k.endswith("_bn.weight") else v
+                   for k, v in model.trunk.state_dict().items()}
+    path = tmp_path / "bn_inception.pth"
+    torch.save(caffe_style, path)
+    weights.load_trunk(model, path)
+    assert model.trunk.state_dict()["conv1_7x7_s2_bn.weight"].dim() == 1

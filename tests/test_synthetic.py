@@ -4,11 +4,20 @@ import pytest
 from incremental_retrieval.data import synthetic
 
 
-def test_images_are_deterministic():
-    a = synthetic.generate_group(["shape", "colour"], 3, 4, seed=5)[1]
-    b = synthetic.generate_group(["shape", "colour"], 3, 4, seed=5)[1]
-    assert all(np.array_equal(x, y) for cls_a, cls_b in zip(a, b) for x, y in zip(cls_a, cls_b))
-    assert a[0][0].shape == (32, 32, 3) and a[0][0].dtype == np.uint8
+def test_datasets_are_deterministic_and_groups_share_no_class(tmp_path):
+    from incremental_retrieval.data.datasets import build_synthetic
+
+    spec = {"seed": 5, "groups": [{"identity": ["texture", "border"], "classes": 30, "images": 2},
+                                  {"identity": ["texture", "border"], "classes": 18, "images": 2}]}
+    a, b = build_synthetic(spec, tmp_path / "a"), build_synthetic(spec, tmp_path / "b")
+    assert [r["path"] for r in a] == [r["path"] for r in b]
+    for ra, rb in zip(a, b):
+        assert (tmp_path / "a" / ra["path"]).read_bytes() == (tmp_path / "b" / rb["path"]).read_bytes()
+    names = {r["class_name"].split(".", 1)[1] for r in a}
+    assert len(names) == 48  # 8 textures x 6 borders: the second group takes only what the first left
+    with pytest.raises(ValueError, match="free combinations"):
+        build_synthetic({**spec, "groups": spec["groups"] + [{"identity": ["texture", "border"], "classes": 1,
+                                                              "images": 2}]}, tmp_path / "c")
 
 
 def test_classes_are_distinct_combinations_of_their_identity_factors():
@@ -26,7 +35,7 @@ def test_every_image_of_a_class_differs():
 
 
 def test_too_many_classes_and_unknown_factors_are_errors():
-    with pytest.raises(ValueError, match="combinations"):
+    with pytest.raises(ValueError, match="free combinations"):
         synthetic.class_identities(["shape"], 9, seed=0)
     with pytest.raises(ValueError, match="unknown synthetic factor"):
         synthetic.class_identities(["size"], 2, seed=0)

@@ -226,7 +226,10 @@ def main(argv=None):
     p.add_argument("--out", required=True)
 
     args = parser.parse_args(argv)
+    from incremental_retrieval.data.archives import ArchiveError
+    from incremental_retrieval.models.weights import WeightsError
+
     try:
         args.func(args)
-    except cfg.ConfigError as e:
+    except (cfg.ConfigError, ArchiveError, WeightsError) as e:  # one clear line, no traceback
         raise SystemExit(f"error: {e}") from None

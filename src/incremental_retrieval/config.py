@@ -65,15 +65,17 @@ def _schema_hint(error) -> str:
 def _check_references(config: dict) -> None:
     from incremental_retrieval.methods import METHODS
 
+    def check_hyperparameters(where: str, method: str, params: set) -> None:
+        allowed = set(METHODS[method].hyperparameters())
+        if params - allowed:
+            raise ConfigError(f"config key {where}: {method} has no hyper-parameter(s) "
+                              f"{sorted(params - allowed)}; it takes {sorted(allowed) or 'none'}")
+
     for cid, entry in config["configurations"].items():
         if entry["method"] not in METHODS:
             raise ConfigError(f"config key configurations.{cid}.method: unknown method {entry['method']!r}; "
                               f"known methods: {sorted(METHODS)}")
-        params = set(entry) - {"method"}
-        allowed = set(METHODS[entry["method"]].hyperparameters())
-        if params - allowed:
-            raise ConfigError(f"config key configurations.{cid}: {entry['method']} has no hyper-parameter(s) "
-                              f"{sorted(params - allowed)}; it takes {sorted(allowed) or 'none'}")
+        check_hyperparameters(f"configurations.{cid}", entry["method"], set(entry) - {"method"})
     if config["scale"] not in config["scales"]:
         raise ConfigError(f"config key scales.{config['scale']}: missing, but scale: {config['scale']} selects it")
     for scale_name, scale in config["scales"].items():
@@ -81,10 +83,14 @@ def _check_references(config: dict) -> None:
             if proto["dataset"] not in scale["datasets"]:
                 raise ConfigError(f"config key scales.{scale_name}.protocols.{name}.dataset: unknown dataset "
                                   f"{proto['dataset']!r}; datasets at this scale: {sorted(scale['datasets'])}")
-        for cid in scale.get("overrides", {}):
+        for cid, params in scale.get("overrides", {}).items():
+            where = f"scales.{scale_name}.overrides.{cid}"
             if cid not in config["configurations"]:
-                raise ConfigError(f"config key scales.{scale_name}.overrides.{cid}: not a configuration; "
-                                  f"known: {sorted(config['configurations'])}")
+                raise ConfigError(f"config key {where}: not a configuration; known: {sorted(config['configurations'])}")
+            if "method" in params:
+                raise ConfigError(f"config key {where}.method: an override changes hyper-parameters, not the "
+                                  f"method; add a configuration of its own instead")
+            check_hyperparameters(where, config["configurations"][cid]["method"], set(params))
         pre = scale["pretraining"]
         if "weights" not in pre and "dataset" not in pre:
             raise ConfigError(f"config key scales.{scale_name}.pretraining: give `weights: imagenet` or a "
@@ -94,7 +100,7 @@ def _check_references(config: dict) -> None:
     for section in ("tables", "figures"):
         for name, spec in config.get(section, {}).items():
             where = f"{section}.{name}"
-            protocols = spec.get("protocols", [spec["protocol"]] if "protocol" in spec else [])
+            protocols = list(spec.get("protocols", [spec["protocol"]] if "protocol" in spec else []))
             if not protocols:
                 raise ConfigError(f"config key {where}: give a `protocol` (or `protocols` for kind: statistics)")
             if spec.get("kind") != "statistics" and not spec.get("rows"):

@@ -99,9 +99,8 @@ def statistics_table(config: dict, table: str) -> pd.DataFrame:
     for protocol in config["tables"][table]["protocols"]:
         frame = read_split(Path(plan.split_manifest(config, protocol)))
         frame["class_group"] = frame["group"].map(lambda g: "old" if g == 0 else "new")
-        dataset = protocol.split("_")[0]
         for (group, split), part in frame.groupby(["class_group", "split"]):
-            published = thesis[(thesis.dataset == dataset) & (thesis.class_group == group) & (thesis.split == split)]
+            published = thesis[(thesis.protocol == protocol) & (thesis.class_group == group) & (thesis.split == split)]
             records.append({"protocol": protocol, "class_group": group, "split": split, "images": len(part),
                             "classes": part["class_id"].nunique(),
                             "thesis_images": published["images"].iloc[0] if len(published) else None,

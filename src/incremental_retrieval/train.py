@@ -7,7 +7,6 @@ atomically to `checkpoint_dir`; a killed job started again resumes from it.
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from dataclasses import dataclass
@@ -52,7 +51,8 @@ class TaskSpec:
     monitor_every: int = 1
 
 
-def initial_model(spec: TaskSpec, init: Path | None, from_pretrained: bool) -> tuple[EmbeddingNet, dict | None]:
+def initial_model(spec: TaskSpec, init: Path | None, from_pretrained: bool,
+                  device: torch.device) -> tuple[EmbeddingNet, dict | None]:
     """The student before training: pretrained trunk (base and joint runs) or
     the previous task's model with its classifier grown (incremental runs)."""
     if from_pretrained:
@@ -62,7 +62,7 @@ def initial_model(spec: TaskSpec, init: Path | None, from_pretrained: bool) -> t
 
             load_trunk(model, init)
         return model, None
-    previous = load_checkpoint(init)
+    previous = load_checkpoint(init, device)  # method state (Fisher, path integral) on the training device
     model = model_from_checkpoint(previous)
     model.expand_classifier(spec.n_classes - model.n_classes)
     return model, previous
@@ -84,11 +84,11 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
     torch.manual_seed(spec.seed)
     device = torch.device(spec.device)
     method = build_method(spec.method, margin=spec.margin, metric_loss=spec.metric_loss, **spec.hparams)
-    student, previous = initial_model(spec, init, spec.task == 0 or method.from_pretrained)
+    student, previous = initial_model(spec, init, spec.task == 0 or method.from_pretrained, device)
     student.to(device)
     teacher = None
     if previous is not None:
-        teacher = copy.deepcopy(model_from_checkpoint(previous)).to(device).eval()
+        teacher = model_from_checkpoint(previous).to(device).eval()
         for p in teacher.parameters():
             p.requires_grad_(False)
 
@@ -119,7 +119,9 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
     history, start_epoch = [], 0
     resume = checkpoint_dir / "last.pt"
     fingerprint = _fingerprint(spec, init)
-    ckpt = load_checkpoint(resume, device) if resume.exists() else None
+    # Loaded on the CPU: random-number states must stay there; the optimiser
+    # moves its own state to the parameters' device.
+    ckpt = load_checkpoint(resume) if resume.exists() else None
     if ckpt is not None and ckpt.get("fingerprint") != fingerprint:
         log.info("ignoring %s: it belongs to a different run configuration", resume)
         ckpt = None
@@ -129,7 +131,9 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
         sampler.generator.set_state(ckpt["sampler_rng"])
         augment.set_state(ckpt["augment_rng"])
         torch.set_rng_state(ckpt["torch_rng"])
-        path, history, start_epoch = ckpt["path"], ckpt["history"], ckpt["epoch"]
+        history, start_epoch = ckpt["history"], ckpt["epoch"]
+        if ckpt["path"] is not None:
+            path = {part: {n: t.to(device) for n, t in values.items()} for part, values in ckpt["path"].items()}
         log.info("resuming %s task %d at epoch %d from %s", spec.method, spec.task, start_epoch, resume)
 
     loader = _batches(data, sampler, augment, spec.workers)

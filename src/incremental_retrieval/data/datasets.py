@@ -87,7 +87,7 @@ def build_synthetic(spec: dict, folder: Path) -> list[dict]:
     the test split (the Stanford Dogs situation); `images: [lo, hi]` draws a
     per-class image count, so test sets are unbalanced as in Dogs.
     """
-    rows, class_id = [], 0
+    rows, class_id, earlier = [], 0, []
     per_class_train = spec.get("official_train_per_class")
     for g, group in enumerate(spec["groups"]):
         counts = group["images"]
@@ -95,7 +95,8 @@ def build_synthetic(spec: dict, folder: Path) -> list[dict]:
         n_images = [counts] * group["classes"] if isinstance(counts, int) else \
             rng.integers(counts[0], counts[1] + 1, size=group["classes"]).tolist()
         classes = synthetic.class_identities(group["identity"], group["classes"], spec["seed"],
-                                             values=group.get("values"))
+                                             values=group.get("values"), exclude=earlier)
+        earlier += classes
         for c, identity in enumerate(classes):
             class_id += 1
             name = f"{class_id:03d}." + "_".join(identity[f] for f in group["identity"])

@@ -18,12 +18,14 @@ class ImageSet(torch.utils.data.Dataset):
     per access with the thesis's torchvision transforms.
     """
 
-    def __init__(self, rows: pd.DataFrame, root: str | Path, image_size: int, train: bool,
-                 in_memory: bool = False, resize: int | None = None, crop_scale: tuple[float, float] = (0.16, 1.0)):
+    def __init__(self, rows: pd.DataFrame, root: str | Path, image_size: int, train: bool, in_memory: bool = False):
         self.paths = [Path(root) / p for p in rows["path"]]
         self.labels = torch.tensor(rows["label"].to_numpy(), dtype=torch.long)
-        self.image_size, self.train, self.in_memory = image_size, train, in_memory
-        self.transform = _thesis_transform(image_size, resize or round(image_size * 256 / 224), train, crop_scale)
+        self.image_size, self.train = image_size, train
+        # resize 256 / crop 224 and RandomResizedCrop scale (0.16, 1), as the original code
+        resize = round(image_size * 256 / 224)
+        self.transform = _thesis_transform(image_size, resize, train, (0.16, 1.0))
+        self.plain_transform = _thesis_transform(image_size, resize, False, (0.16, 1.0))
         self.cache = None
         if in_memory:
             arrays = [np.asarray(Image.open(p).convert("RGB").resize((image_size, image_size))) for p in self.paths]
@@ -38,14 +40,16 @@ class ImageSet(torch.utils.data.Dataset):
             return self.cache[i].float() / 255.0, self.labels[i]
         return self.transform(Image.open(self.paths[i]).convert("RGB")), self.labels[i]
 
-    def batch(self, indices, generator: torch.Generator | None = None):
-        """A batch as (images, labels); in-memory sets augment on whole tensors."""
+    def batch(self, indices, generator: torch.Generator | None = None, augment: bool = True):
+        """A batch as (images, labels); in-memory training sets augment on whole
+        tensors (unless `augment` is False), file-backed ones per image."""
         indices = torch.as_tensor(indices, dtype=torch.long)
         if self.cache is None:
-            images, labels = zip(*(self[int(i)] for i in indices))
-            return torch.stack(images), torch.stack(labels)
+            transform = self.transform if augment else self.plain_transform
+            images = [transform(Image.open(self.paths[int(i)]).convert("RGB")) for i in indices]
+            return torch.stack(images), self.labels[indices]
         images = self.cache[indices].float() / 255.0
-        if self.train:
+        if self.train and augment:
             images = _augment_small(images, generator)
         return images, self.labels[indices]
 

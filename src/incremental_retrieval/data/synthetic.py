@@ -91,14 +91,14 @@ def _rng(*keys) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
-def class_identities(identity: list[str], n_classes: int, seed: int, offset: int = 0,
-                     values: dict[str, list[str]] | None = None) -> list[dict]:
+def class_identities(identity: list[str], n_classes: int, seed: int,
+                     values: dict[str, list[str]] | None = None, exclude: list[dict] = ()) -> list[dict]:
     """Distinct factor combinations for `n_classes` classes of one group.
 
-    Combinations are enumerated in a seeded order; `offset` skips the first
-    combinations so two groups with the same identity factors stay disjoint.
-    `values` restricts the values an identity factor may take (e.g. give two
-    groups disjoint shapes so that no image could belong to both).
+    Combinations are enumerated in a seeded order.  `values` restricts the
+    values an identity factor may take; `exclude` lists classes of earlier
+    groups, so that no class of this group is one of them (the same visual
+    class under two labels).
     """
     values = values or {}
     unknown = (set(identity) | set(values)) - set(ALL_FACTORS)
@@ -110,12 +110,12 @@ def class_identities(identity: list[str], n_classes: int, seed: int, offset: int
             raise ValueError(f"unknown {factor} value(s) {sorted(bad)}; known: {sorted(ALL_FACTORS[factor])}")
     combos = list(itertools.product(*(sorted(values.get(f, ALL_FACTORS[f])) for f in identity)))
     _rng("combos", seed, tuple(identity)).shuffle(combos)
-    if offset + n_classes > len(combos):
-        raise ValueError(
-            f"{n_classes} classes (after {offset} taken) need more than the "
-            f"{len(combos)} combinations of {identity}"
-        )
-    return [dict(zip(identity, c)) for c in combos[offset : offset + n_classes]]
+    taken = {tuple(sorted(c.items())) for c in exclude}
+    classes = [dict(zip(identity, c)) for c in combos]
+    classes = [c for c in classes if tuple(sorted(c.items())) not in taken]
+    if n_classes > len(classes):
+        raise ValueError(f"{n_classes} classes need more than the {len(classes)} free combinations of {identity}")
+    return classes[:n_classes]
 
 
 def render(identity: dict, rng: np.random.Generator, size: int = 32, nuisance: tuple[str, ...] = ()) -> np.ndarray:
@@ -168,15 +168,3 @@ def render(identity: dict, rng: np.random.Generator, size: int = 32, nuisance: t
 
     img += rng.normal(0.0, 0.04, size=img.shape)
     return (np.clip(img, 0.0, 1.0) * 255).round().astype(np.uint8)
-
-
-def generate_group(identity: list[str], n_classes: int, n_images: int, seed: int,
-                   offset: int = 0, size: int = 32, values: dict[str, list[str]] | None = None,
-                   nuisance: tuple[str, ...] = ()) -> tuple[list[dict], list[list[np.ndarray]]]:
-    """Identities and images (per class, `n_images` each) of one class group."""
-    classes = class_identities(identity, n_classes, seed, offset, values)
-    images = [
-        [render(cls, _rng("image", seed, tuple(identity), offset + c, i), size, nuisance) for i in range(n_images)]
-        for c, cls in enumerate(classes)
-    ]
-    return classes, images

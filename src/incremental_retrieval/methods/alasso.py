@@ -44,12 +44,11 @@ class ALASSO(Method):
         for name, _, theta_end in paired_parameters(context.student, context.teacher):
             start = path["start"][name]
             prev = pad_rows(old_omega.get(name, torch.zeros_like(start)), start.shape)
-            theta_end = theta_end[: start.shape[0]] if theta_end.shape != start.shape else theta_end
             estimate = (path["integral"][name] - self.c_prime * surrogate(
                 theta_end, start, prev, self.a_prime, self.eps_prime)) / ((theta_end - start) ** 2 + self.xi)
             magnitude = torch.maximum(estimate, prev.abs())
             sign = torch.where(theta_end < start, -1.0, 1.0)
-            self.omega[name] = pad_rows(sign * magnitude, theta_end.shape)
+            self.omega[name] = sign * magnitude  # >= 0 magnitude: |Omega_old| >= 0 bounds it below
             self.anchor[name] = theta_end
         self.pairs = [(p, self.anchor[n], self.omega[n]) for n, p, _ in
                       paired_parameters(context.student, context.teacher)]

@@ -69,13 +69,18 @@ class Method:
     def prepare(self, context: TaskContext) -> None:
         """Called once before the first step of the task (and again on resume)."""
 
-    def loss_terms(self, context: TaskContext, images: torch.Tensor, labels: torch.Tensor) -> dict:
-        embeddings, logits = context.student(images)
-        terms = {"ce": losses.classification(logits, labels, context.first_class)}
+    def semantic_terms(self, embeddings, logits, labels, first_class: int) -> dict:
+        """L_ce over the trained classes' outputs + the metric loss (Eq. 5.1-5.2)."""
+        terms = {"ce": losses.classification(logits, labels, first_class)}
         if self.metric_loss == "pair":
             terms["pair"] = losses.pair_loss(embeddings, labels)
         else:
             terms["triplet"] = losses.triplet(embeddings, labels, self.margin)
+        return terms
+
+    def loss_terms(self, context: TaskContext, images: torch.Tensor, labels: torch.Tensor) -> dict:
+        embeddings, logits = context.student(images)
+        terms = self.semantic_terms(embeddings, logits, labels, context.first_class)
         if context.teacher is not None:
             terms.update(self.extra_terms(context, images, labels, embeddings, logits))
         return terms

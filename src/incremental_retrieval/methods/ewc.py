@@ -14,24 +14,26 @@ import copy
 
 import torch
 
-from incremental_retrieval import losses
 from incremental_retrieval.methods.base import Method, pad_rows, paired_parameters
 
 
-def fisher_diagonal(model, data, sampler, first_class: int, margin: float) -> dict[str, torch.Tensor]:
+def fisher_diagonal(model, data, sampler, loss_fn) -> dict[str, torch.Tensor]:
     """Mean over batches of batch_size * (gradient of the batch-mean loss)^2,
-    divided by the images seen (HAT's estimator), BatchNorm statistics fixed."""
+    divided by the images seen (HAT's estimator), on un-augmented images with
+    BatchNorm statistics fixed.  `loss_fn(embeddings, logits, labels)` is the
+    task's semantic loss."""
     model = copy.deepcopy(model).eval()
+    device = next(model.parameters()).device
     for p in model.parameters():
         p.requires_grad_(True)
     fisher = {n: torch.zeros_like(p) for n, p in model.named_parameters()}
     seen = 0
     for indices in sampler:
-        images, labels = data.batch(indices)
+        images, labels = data.batch(indices, augment=False)
+        images, labels = images.to(device), labels.to(device)
         model.zero_grad()
         embeddings, logits = model(images)
-        loss = losses.classification(logits, labels, first_class) + losses.triplet(embeddings, labels, margin)
-        loss.backward()
+        loss_fn(embeddings, logits, labels).backward()
         for n, p in model.named_parameters():
             if p.grad is not None:
                 fisher[n] += len(labels) * p.grad.detach() ** 2
@@ -52,9 +54,13 @@ class EWC(Method):
         else:  # the previous task was the shared base model
             old_data = context.previous_train_data()
             self.fisher = fisher_diagonal(context.teacher, old_data, context.sampler_factory(old_data.labels),
-                                          context.previous_first_class, self.margin)
+                                          self._loss(context.previous_first_class))
             self.n_tasks = 1
         self.pairs = [(p, old, self.fisher[n]) for n, p, old in paired_parameters(context.student, context.teacher)]
+
+    def _loss(self, first_class: int):
+        return lambda embeddings, logits, labels: sum(
+            self.semantic_terms(embeddings, logits, labels, first_class).values())
 
     def extra_terms(self, context, images, labels, embeddings, logits):
         penalty = sum((f * (p - old) ** 2).sum() for p, old, f in self.pairs)
@@ -62,7 +68,7 @@ class EWC(Method):
 
     def finish(self, context):
         new = fisher_diagonal(context.student, context.train_data, context.sampler_factory(context.train_data.labels),
-                              context.first_class, self.margin)
+                              self._loss(context.first_class))
         t = self.n_tasks
         merged = {n: (f + t * pad_rows(self.fisher[n], f.shape)) / (t + 1) if n in self.fisher else f
                   for n, f in new.items()}

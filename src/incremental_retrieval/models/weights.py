@@ -53,6 +53,11 @@ def load_trunk(model: EmbeddingNet, path: Path) -> None:
     elif model.backbone_name == "googlenet":
         model.trunk.load_imagenet(weights)
     else:
+        # The Caffe-converted BN-Inception file stores some vectors as 1 x C
+        # (its own loader squeezes them too).
+        expected = model.trunk.state_dict()
+        weights = {k: v.squeeze(0) if k in expected and v.dim() == expected[k].dim() + 1 and v.shape[0] == 1
+                   else v for k, v in weights.items()}
         model.trunk.load_state_dict(weights, strict=True)
 
 
