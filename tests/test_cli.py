@@ -1,0 +1,38 @@
+import socket
+from pathlib import Path
+
+import pytest
+import yaml
+
+from incremental_retrieval import cli
+from incremental_retrieval.data import datasets
+from incremental_retrieval.data.archives import Archive
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_offline_download_ends_in_one_line_naming_where_to_put_the_archive(tmp_path, monkeypatch):
+    with socket.socket() as s:  # a local port that refuses at once
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setitem(datasets.ARCHIVES, "cub", [Archive("CUB_200_2011.tgz", (f"http://127.0.0.1:{port}/x.tgz",),
+                                                           "97eceeb196236b17998738112f37df78")])
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["scale"] = "thesis"
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    out = tmp_path / "data" / "thesis" / "cub" / "manifest.csv"
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["prepare-data", "--config", str(tmp_path / "config.yaml"), "--dataset", "cub", "--out", str(out)])
+    message = str(stop.value)
+    assert message.startswith("error: could not download CUB_200_2011.tgz")
+    assert f"by hand at {out.parent / 'CUB_200_2011.tgz'}" in message and "\n" not in message
+    assert not out.exists()
+
+
+def test_bad_config_ends_in_one_line(tmp_path):
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["seeds"] = "zero"
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(SystemExit, match=r"error: config key seeds: 'zero' is not of type 'array'"):
+        cli.main(["split", "--config", str(tmp_path / "config.yaml"), "--protocol", "cub_onestep",
+                  "--manifest", "x", "--out", "y"])
