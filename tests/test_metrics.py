@@ -73,3 +73,4 @@ def test_precision_recall_curve_on_hand_ranked_example():
 
 def test_top1_accuracy():
     assert metrics.top1_accuracy([[2.0, 1.0], [0.0, 3.0], [5.0, 1.0]], [0, 1, 1]) == pytest.approx(2 / 3)
+
