@@ -127,13 +127,15 @@ def evaluate_model(config: dict, split, protocol: str, model_path: Path, task: i
     block = cfg.scale_block(config)
     model = model_from_checkpoint(load_checkpoint(model_path))
     root = Path(plan.dataset_manifest(config, block["protocols"][protocol]["dataset"])).parent
+    files = []
     for group in range(task + 1):
         rows = split[(split["split"] == "test") & (split["group"] == group)]
         data = ImageSet(rows, root, block["image_size"], train=False, in_memory=config["scale"] == "mini")
         features, logits = embed(model, data, block["training"]["eval_batch"], _device(config),
                                  block["training"]["workers"])
-        save_features(features_dir / f"group{group}.npz", features, data.labels.numpy(), logits)
-    evaluate_groups([features_dir / f"group{g}.npz" for g in range(task + 1)], out)
+        files.append(features_dir / f"group{group}.npz")
+        save_features(files[-1], features, data.labels.numpy(), logits)
+    evaluate_groups(files, out)
 
 
 def cmd_evaluate(args):

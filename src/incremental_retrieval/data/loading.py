@@ -38,7 +38,10 @@ class ImageSet(torch.utils.data.Dataset):
     def __getitem__(self, i: int):
         if self.cache is not None:
             return self.cache[i].float() / 255.0, self.labels[i]
-        return self.transform(Image.open(self.paths[i]).convert("RGB")), self.labels[i]
+        return self._read(i, self.transform), self.labels[i]
+
+    def _read(self, i: int, transform) -> torch.Tensor:
+        return transform(Image.open(self.paths[i]).convert("RGB"))
 
     def batch(self, indices, generator: torch.Generator | None = None, augment: bool = True):
         """A batch as (images, labels); in-memory training sets augment on whole
@@ -46,7 +49,7 @@ class ImageSet(torch.utils.data.Dataset):
         indices = torch.as_tensor(indices, dtype=torch.long)
         if self.cache is None:
             transform = self.transform if augment else self.plain_transform
-            images = [transform(Image.open(self.paths[int(i)]).convert("RGB")) for i in indices]
+            images = [self._read(int(i), transform) for i in indices]
             return torch.stack(images), self.labels[indices]
         images = self.cache[indices].float() / 255.0
         if self.train and augment:
