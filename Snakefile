@@ -24,6 +24,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+report: "workflow/report/workflow.rst"
 
 
 rule all:

@@ -1,3 +1,4 @@
+import os
 import warnings
 
 import pytest
@@ -10,3 +11,15 @@ warnings.filterwarnings("ignore", category=UserWarning)
 def _single_thread():
     # Tests are small; one thread keeps them deterministic and leaves a core free.
     torch.set_num_threads(1)
+
+
+def require(tool: str, available: bool, why: str) -> None:
+    """Skip the calling test when `tool` is missing, or fail it when the environment
+    variable INCREMENTAL_RETRIEVAL_REQUIRE (comma-separated tool names) lists `tool`."""
+    if available:
+        return
+    required = {name.strip() for name in os.environ.get("INCREMENTAL_RETRIEVAL_REQUIRE", "").split(",")}
+    message = f"{tool} unavailable: {why}"
+    if tool in required:
+        pytest.fail(f"{message} (required by INCREMENTAL_RETRIEVAL_REQUIRE)", pytrace=False)
+    pytest.skip(message)

@@ -119,6 +119,19 @@ def test_every_rule_wrote_a_log_and_metrics_are_per_group(finished):
     assert any((finished / "logs" / "mini" / "train").rglob("*.log"))
 
 
+def test_snakemake_report_has_captions(finished, tmp_path):
+    out = tmp_path / "report.html"
+    run = snakemake(finished, "--report", str(out))
+    assert run.returncode == 0, run.stderr[-3000:]
+    page = out.read_text()
+    assert "the thesis" in page and "tables rebuilt" in page  # workflow/report/workflow.rst
+    assert "Thesis table <strong>table_5_2</strong>" in page  # table.rst, its wildcard filled in
+    assert "Long form, one row per configuration, task, class group and metric" in page  # table_5_9 is multi-step
+    assert "Thesis figure <strong>figure_5_5_tsne</strong>" in page and "t-SNE of the old classes" in page
+    assert "directional claims" in page  # claims.rst
+    assert all(category in page for category in ("Tables", "Figures", "Claims", "Multi-step", "Precision-recall"))
+
+
 def test_second_run_schedules_nothing(finished):
     run = snakemake(finished, "-n")
     assert run.returncode == 0

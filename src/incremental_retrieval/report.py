@@ -1,43 +1,184 @@
-"""The HTML report: every table, reproduced next to the thesis, and run metadata."""
+"""The HTML report: every table, reproduced next to the thesis with the difference, and run metadata.
+
+One self-contained page: figures are inlined as base64 PNGs, the style sits in the head.
+"""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import platform
 import subprocess
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
 
-from incremental_retrieval.config import digest
+from incremental_retrieval import plan
+from incremental_retrieval.config import digest, scale_block
 from incremental_retrieval.io import write_text
-from incremental_retrieval.tables import display_name, wide
+from incremental_retrieval.tables import display_name
 
 PACKAGES = ["incremental_retrieval", "torch", "torchvision", "faiss-cpu", "pytorch-metric-learning", "snakemake",
             "pandas", "numpy"]
+PARTS = ("reproduced", "thesis", "Δ")
+STATISTICS_KEYS = ["protocol", "class_group", "split"]
 
 STYLE = """
-body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1200px;color:#222}
-table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}
-th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:right}
-th:first-child,td:first-child{text-align:left}
-thead th{background:#f0f0f0}
+body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1200px;color:#222;padding:0 1rem}
+.scroll{overflow-x:auto}
+table{border-collapse:collapse;margin:1rem 0;font-size:.85rem}
+th,td{border:1px solid #ccc;padding:.25rem .45rem;text-align:right;white-space:nowrap}
+thead th{background:#f0f0f0;text-align:center}
+tbody th{text-align:left;font-weight:normal;background:#fafafa}
+td.reproduced{border-left:2px solid #888}
+td.thesis{color:#555}
+td.delta.up{background:#e5f5e8}
+td.delta.down{background:#fbe6e3}
 .note{background:#fff8e0;border-left:4px solid #e0b000;padding:.5rem 1rem}
-.meta td{text-align:left}
+table.plain td,table.plain th{text-align:left;white-space:normal}
+table.meta th{white-space:nowrap}
 """
 
 
-def _git_commit() -> str:
+# ---------------------------------------------------------------- tables
+
+@dataclass(frozen=True)
+class Layout:
+    """How a long-form table is shown: a row per `rows` combination, a column group per `column` value."""
+    rows: list[str]
+    column: str
+    decimals: int
+
+
+def layout_of(frame: pd.DataFrame) -> Layout:
+    if "images" in frame.columns:  # statistics (Table 5.1)
+        return Layout(STATISTICS_KEYS, "quantity", 0)
+    if "class_group" not in frame.columns:  # classification: a column group per task, as the thesis prints it
+        return Layout(["configuration"], "task", 2)
+    return Layout([k for k in ("configuration", "task", "class_group") if k in frame.columns], "metric", 2)
+
+
+def statistics_long(frame: pd.DataFrame) -> pd.DataFrame:
+    """Table 5.1 in the long form of the others: a row per split and quantity (images, classes)."""
+    parts = [frame[STATISTICS_KEYS].assign(quantity=q, reproduced=frame[q], thesis=frame[f"thesis_{q}"])
+             for q in ("images", "classes")]
+    return pd.concat(parts, ignore_index=True)
+
+
+def column_label(column: str, value) -> str:
+    return f"after task {value}" if column == "task" else str(value)
+
+
+def number(value: float, decimals: int) -> str:
+    return f"{value:.{decimals}f}"
+
+
+def reproduced_text(record: dict, decimals: int) -> str:
+    text = number(record["reproduced"], decimals)
+    std = record.get("reproduced_std")
+    if record.get("seeds", 1) > 1 and pd.notna(std):
+        text += f" ± {number(std, decimals)}"
+    return text
+
+
+def delta(record: dict, decimals: int) -> float | None:
+    """reproduced - thesis, rounded as shown; None where the thesis has no value."""
+    if pd.isna(record.get("thesis")):
+        return None
+    return round(float(record["reproduced"]) - float(record["thesis"]), decimals) + 0.0  # no -0.00
+
+
+def delta_cell(value: float | None, decimals: int) -> str:
+    if value is None:
+        return "<td class='delta'>-</td>"
+    direction = "up" if value > 0 else "down" if value < 0 else "zero"
+    return f"<td class='delta {direction}'>{value:+.{decimals}f}</td>"
+
+
+def comparison_cells(record: dict | None, decimals: int) -> str:
+    """The three cells reproduced | thesis | Δ of one value."""
+    if record is None:
+        return "<td class='reproduced'>-</td><td class='thesis'>-</td><td class='delta'>-</td>"
+    thesis = "-" if pd.isna(record.get("thesis")) else number(float(record["thesis"]), decimals)
+    return (f"<td class='reproduced'>{html.escape(reproduced_text(record, decimals))}</td>"
+            f"<td class='thesis'>{thesis}</td>{delta_cell(delta(record, decimals), decimals)}")
+
+
+def row_headers(previous: tuple | None, key: tuple) -> str:
+    """The key cells of a row; a value repeated from the row above is left blank."""
+    cells = []
+    for level, value in enumerate(key):
+        repeated = previous is not None and previous[:level + 1] == key[:level + 1]
+        cells.append(f"<th>{'' if repeated else html.escape(str(value))}</th>")
+    return "".join(cells)
+
+
+def comparison_header(row_keys: list[str], column: str, columns: list) -> str:
+    top = "".join(f"<th rowspan='2'>{html.escape(k)}</th>" for k in row_keys)
+    top += "".join(f"<th colspan='3'>{html.escape(column_label(column, c))}</th>" for c in columns)
+    sub = "".join(f"<th>{p}</th>" for _ in columns for p in PARTS)
+    return f"<thead><tr>{top}</tr><tr>{sub}</tr></thead>"
+
+
+def comparison_table(frame: pd.DataFrame) -> str:
+    """A long-form table CSV as HTML: reproduced | thesis | Δ for every value."""
+    layout = layout_of(frame)
+    long = statistics_long(frame) if layout.column == "quantity" else frame
+    records = {(tuple(r[k] for k in layout.rows), r[layout.column]): r for r in long.to_dict("records")}
+    rows = list(dict.fromkeys(key for key, _ in records))
+    columns = list(dict.fromkeys(column for _, column in records))
+    body, previous = [], None
+    for key in rows:
+        cells = "".join(comparison_cells(records.get((key, c)), layout.decimals) for c in columns)
+        body.append(f"<tr>{row_headers(previous, key)}{cells}</tr>")
+        previous = key
+    return (f"<div class='scroll'><table class='comparison'>{comparison_header(layout.rows, layout.column, columns)}"
+            f"<tbody>{''.join(body)}</tbody></table></div>")
+
+
+def table_section(config: dict, path: Path) -> str:
+    table = path.stem
+    title = config["tables"].get(table, {}).get("title", "")
+    unit = "image and class counts" if table == "table_5_1" else "Recall@K, mAP and accuracy in percent"
+    return (f"<h2 id='{html.escape(table)}'>{html.escape(display_name(table))}: {html.escape(title)}</h2>"
+            f"<p>For every value: reproduced (mean over seeds ± std where there are several), thesis "
+            f"(<code>-</code>: not reported) and Δ = reproduced − thesis; {unit}.</p>"
+            + comparison_table(pd.read_csv(path)))
+
+
+def claims_section(claims: Path) -> str:
+    frame = pd.read_csv(claims, keep_default_na=False)
+    return ("<h2 id='claims'>Claims</h2><p>The thesis's directional claims, checked on the reproduced "
+            "numbers (and, as a check of their encoding, on the thesis's own).</p>"
+            + frame.drop(columns="id").to_html(escape=True, border=0, index=False, classes="plain"))
+
+
+def figure_html(path: Path) -> str:
+    """The figure inlined as base64, so index.html is self-contained."""
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f"<figure><img alt='{html.escape(path.stem)}' src='data:image/png;base64,{data}' " \
+           f"style='max-width:100%'><figcaption>{html.escape(path.stem)}</figcaption></figure>"
+
+
+# ---------------------------------------------------------------- run metadata
+
+def git_describe(where: Path) -> str | None:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              check=True).stdout.strip()
+        return subprocess.run(["git", "-C", str(where), "describe", "--always", "--dirty", "--abbrev=12"],
+                              capture_output=True, text=True, check=True).stdout.strip() or None
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        return None
 
 
-def _versions() -> dict[str, str]:
+def git_commit(root: Path) -> str:
+    """The commit of the project directory, else of the installed package's source."""
+    return git_describe(root) or git_describe(Path(__file__).parent) or "unknown"
+
+
+def package_versions() -> dict[str, str]:
     out = {}
     for name in PACKAGES:
         try:
@@ -47,43 +188,83 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def metadata_rows(config: dict) -> list[tuple[str, str]]:
-    return [("scale", config["scale"]), ("seeds", str(config["seeds"])), ("config hash", digest(config)),
-            ("git commit", _git_commit()), ("python", platform.python_version()),
-            ("packages", ", ".join(f"{k} {v}" for k, v in _versions().items()))]
+def torch_device_name() -> str:
+    """What torch computes on here: the CUDA device's name, or cpu."""
+    try:
+        import torch
+    except ImportError:
+        return "torch not installed"
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
 
 
-def _image(path: Path) -> str:
-    """The figure inlined as base64, so index.html is self-contained."""
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f"<figure><img alt='{html.escape(path.stem)}' src='data:image/png;base64,{data}' " \
-           f"style='max-width:100%'><figcaption>{html.escape(path.stem)}</figcaption></figure>"
+def device_text(config: dict) -> str:
+    return f"{config.get('device', 'auto')} (torch sees: {torch_device_name()})"
+
+
+def datasets_in_use(config: dict) -> list[str]:
+    """The active scale's datasets that a protocol or the pretraining reads."""
+    block = scale_block(config)
+    used = {p["dataset"] for p in block["protocols"].values()} | {block["pretraining"].get("dataset")}
+    return [name for name in block["datasets"] if name in used]
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def dataset_checksums(config: dict, name: str, root: Path) -> str:
+    """The md5 of the dataset's archives (real datasets) and the sha256 of its manifest, if built."""
+    from incremental_retrieval.data.datasets import ARCHIVES
+
+    kind = scale_block(config)["datasets"][name]["kind"]
+    sums = [f"{archive.filename} md5 {archive.md5}" for archive in ARCHIVES.get(kind, [])]
+    manifest = plan.dataset_manifest(config, name)
+    built = (root / manifest).is_file()
+    sums.append(f"{manifest} sha256 {sha256_of(root / manifest)}" if built else f"{manifest} not built")
+    return "; ".join(sums)
+
+
+def metadata_rows(config: dict, root: Path = Path(".")) -> list[tuple[str, str]]:
+    return [("scale", config["scale"]),
+            ("seeds", ", ".join(map(str, config["seeds"]))),
+            ("device", device_text(config)),
+            ("config hash", digest(config)),
+            ("git commit", git_commit(root)),
+            ("python", platform.python_version()),
+            ("packages", ", ".join(f"{k} {v}" for k, v in package_versions().items())),
+            *[(f"dataset {name}", dataset_checksums(config, name, root)) for name in datasets_in_use(config)]]
+
+
+def metadata_section(config: dict, root: Path) -> str:
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+                   for k, v in metadata_rows(config, root))
+    return f"<h2 id='run'>Run</h2><table class='plain meta'><tbody>{rows}</tbody></table>"
+
+
+# ---------------------------------------------------------------- the page
+
+def header(config: dict) -> str:
+    head = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            f"<title>incremental_retrieval report ({html.escape(config['scale'])})</title>"
+            f"<style>{STYLE}</style></head><body>"
+            "<h1>Incremental fine-grained image retrieval: reproduced vs thesis</h1>")
+    if config["scale"] == "mini":
+        head += ("<p class='note'>Scale <b>mini</b>: synthetic images and a small network. The thesis numbers "
+                 "are context, not targets, and Δ says how far apart they are; read the patterns.</p>")
+    return head
 
 
 def build_report(config: dict, table_csvs: list[Path], figures: list[Path], claims: Path | None,
-                 out: Path) -> None:
-    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-             f"<title>incremental_retrieval report ({config['scale']})</title><style>{STYLE}</style></head><body>",
-             "<h1>Incremental fine-grained image retrieval: reproduced vs thesis</h1>"]
-    if config["scale"] == "mini":
-        parts.append("<p class='note'>Scale <b>mini</b>: synthetic images and a small network. The thesis numbers "
-                     "(in parentheses) are context, not targets; read the patterns.</p>")
-    for path in table_csvs:
-        table = path.stem
-        frame = pd.read_csv(path)
-        title = config["tables"].get(table, {}).get("title", "")
-        parts.append(f"<h2 id='{table}'>{html.escape(display_name(table))}: {html.escape(title)}</h2>")
-        parts.append("<p>Cells: reproduced (thesis), Recall@K and mAP in percent.</p>")
-        parts.append(wide(frame).to_html(escape=True, border=0))
+                 out: Path, root: Path = Path(".")) -> None:
+    """Write the report; `root` is the project directory the dataset manifests are found under."""
+    parts = [header(config), *[table_section(config, path) for path in table_csvs]]
     if claims is not None:
-        frame = pd.read_csv(claims, keep_default_na=False)
-        parts.append("<h2 id='claims'>Claims</h2><p>The thesis's directional claims, checked on the reproduced "
-                     "numbers (and, as a check of their encoding, on the thesis's own).</p>")
-        parts.append(frame.drop(columns="id").to_html(escape=True, border=0, index=False))
+        parts.append(claims_section(claims))
     if figures:
-        parts.append("<h2 id='figures'>Figures</h2>")
-        parts += [_image(path) for path in figures]
-    parts.append("<h2>Run</h2><table class='meta'>")
-    parts += [f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in metadata_rows(config)]
-    parts.append("</table></body></html>")
+        parts += ["<h2 id='figures'>Figures</h2>", *[figure_html(path) for path in figures]]
+    parts += [metadata_section(config, root), "</body></html>"]
     write_text(out, "\n".join(parts) + "\n")

@@ -1,13 +1,25 @@
 # Tables and figures next to the thesis's numbers, the claims check, the HTML report.
+# The report() flags put them in `snakemake --report report.html`; captions: workflow/report/.
 
 localrules: table, figure, claims, report
+
+TABLE_KINDS = {"one_step": "One step", "multi_step": "Multi-step", "classification": "Classification",
+               "statistics": "Datasets"}
+FIGURE_KINDS = {"pr_curves": "Precision-recall", "map_per_epoch": "mAP per epoch", "epoch_time": "Time per epoch",
+                "tsne": "t-SNE"}
 
 
 rule table:
     input:
         lambda w: plan.table_inputs(IR, w.table),
     output:
-        csv="reports/tables/{table}.csv",
+        csv=report(
+            "reports/tables/{table}.csv",
+            caption="../report/table.rst",
+            category="Tables",
+            subcategory=lambda w: TABLE_KINDS[IR["tables"][w.table].get("kind", "one_step")],
+            labels=lambda w: {"table": w.table, "title": IR["tables"][w.table].get("title", "")},
+        ),
         md="reports/tables/{table}.md",
     params:
         config=CONFIG,
@@ -25,7 +37,13 @@ rule figure:
     input:
         lambda w: plan.figure_inputs(IR, w.figure),
     output:
-        "reports/figures/{figure}.png",
+        report(
+            "reports/figures/{figure}.png",
+            caption="../report/figure.rst",
+            category="Figures",
+            subcategory=lambda w: FIGURE_KINDS[IR["figures"][w.figure]["kind"]],
+            labels=lambda w: {"figure": w.figure, "protocol": IR["figures"][w.figure]["protocol"]},
+        ),
     params:
         config=CONFIG,
         fragment=lambda w: fragment(IR, "figure", figure=w.figure),
@@ -42,7 +60,7 @@ rule claims:
     input:
         [f"reports/tables/{table}.csv" for table in IR["tables"]],
     output:
-        "reports/claims.csv",
+        report("reports/claims.csv", caption="../report/claims.rst", category="Claims"),
     params:
         config=CONFIG,
     conda:
@@ -59,7 +77,7 @@ rule report:
         figures=plan.all_figures(IR),
         claims="reports/claims.csv",
     output:
-        "reports/index.html",
+        report("reports/index.html", caption="../report/index.rst", category="Report"),
     params:
         config=CONFIG,
     conda:
