@@ -5,7 +5,7 @@
 
 from incremental_retrieval import config as ir_config
 from incremental_retrieval import plan
-from incremental_retrieval.workflow import configuration_pattern, effective_config_file, fragment
+from incremental_retrieval.workflow import configuration_pattern, effective_config_file, fragment, job_label
 
 configfile: "config.yaml"
 
@@ -34,3 +34,8 @@ rule all:
         "reports/claims.csv",
         "reports/index.html",
     default_target: True
+
+
+rule runs:  # every training/evaluation output the tables and figures read; see dvc.yaml
+    input:
+        plan.all_run_outputs(IR),

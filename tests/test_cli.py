@@ -36,3 +36,16 @@ def test_bad_config_ends_in_one_line(tmp_path):
     with pytest.raises(SystemExit, match=r"error: config key seeds: 'zero' is not of type 'array'"):
         cli.main(["split", "--config", str(tmp_path / "config.yaml"), "--protocol", "cub_onestep",
                   "--manifest", "x", "--out", "y"])
+
+
+def test_log_opens_with_the_job_and_its_slurm_allocation(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("SLURM_JOB_ID", "42")
+    monkeypatch.setenv("SLURMD_NODENAME", "gpu07")
+    monkeypatch.setenv("SLURM_GPUS_ON_NODE", "1")
+    with caplog.at_level("INFO"), pytest.raises(SystemExit):
+        cli.main(["split", "--config", str(tmp_path / "missing.yaml"), "--job", "split (protocol=cub_onestep)",
+                  "--protocol", "cub_onestep", "--manifest", "x", "--out", "y"])
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines[0].startswith("split (protocol=cub_onestep): split --config")
+    assert lines[1] == "SLURM job 42 on gpu07, GPUs allocated: 1"
+    assert lines[-1].startswith("FAILED split (protocol=cub_onestep): config file")

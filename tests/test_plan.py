@@ -59,3 +59,13 @@ def test_configuration_patterns_split_trained_from_untrained_rows():
         assert trained.match(name) and not untrained.match(name)
     assert untrained.match("feature_extraction") and not trained.match("feature_extraction")
     assert not trained.match("mmd_a0x1_b0.1")  # dots are literal
+
+
+def test_job_label_names_rule_and_wildcards():
+    from snakemake.iocontainers import Wildcards
+
+    from incremental_retrieval.workflow import job_label
+
+    wildcards = Wildcards(fromdict={"protocol": "cub_onestep", "task": "1"})
+    assert job_label("train")(wildcards) == "train (protocol=cub_onestep, task=1)"
+    assert job_label("pretrain")(Wildcards()) == "pretrain"

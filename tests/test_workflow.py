@@ -10,53 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from tiny_project import project, snakemake, tiny_config
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def tiny_config() -> dict:
-    """The shipped config, shrunk: 4 old classes, 2-4 per new group, 1-2 epochs,
-    and a subset of tables and figures that still covers every kind."""
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
-    mini = config["scales"]["mini"]
-    mini["pretraining"].update(epochs=1)
-    mini["training"]["base"]["epochs"] = 2
-    mini["training"]["incremental"]["epochs"] = 1
-    mini["training"]["batch"] = {"p": 4, "k": 3, "rounds": 2}
-    for name, dataset in mini["datasets"].items():
-        multi = len(dataset["groups"]) > 2
-        for g, group in enumerate(dataset["groups"]):
-            group["classes"] = 8 if name == "synthetic_pretrain" else 4 if g == 0 or not multi else 2
-            group["images"] = 10 if isinstance(group["images"], int) else [10, 12]
-        if "official_train_per_class" in dataset:
-            dataset["official_train_per_class"] = 6
-    for name, protocol in mini["protocols"].items():
-        groups = [g["classes"] for g in mini["datasets"][protocol["dataset"]]["groups"]]
-        protocol["groups"] = [4, 2] if name in ("cub_25", "dogs_5") else groups
-        if "incremental_batch" in protocol:
-            protocol["incremental_batch"] = {"p": 2, "k": 3, "rounds": 2}
-    tables = config["tables"]
-    tables["table_5_6"]["rows"] = ["lwf", "mmd"]
-    tables["table_5_9"]["rows"] = ["base", "finetune", "mmd", "joint"]
-    config["tables"] = {t: tables[t] for t in ("table_5_1", "table_5_2", "table_5_4", "table_5_6", "table_5_9")}
-    config["figures"] = {f: spec for f, spec in config["figures"].items() if f.startswith("figure_5_3")
-                         or f == "figure_5_5_tsne"}
-    return config
-
-
-def project(tmp_path: Path, config: dict) -> Path:
-    for item in ("Snakefile", "workflow", "envs"):
-        (shutil.copytree if (ROOT / item).is_dir() else shutil.copy)(ROOT / item, tmp_path / item)
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    return tmp_path
-
-
-def snakemake(cwd: Path, *args) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    bin_dir = Path(sys.executable).parent
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"  # the rules' `python` is this interpreter
-    return subprocess.run([str(bin_dir / "snakemake"), "--cores", "2", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +68,7 @@ def test_main_target_builds_tables_figures_claims_and_report(finished):
 
 
 def test_every_rule_wrote_a_log_and_metrics_are_per_group(finished):
-    metrics = json.loads(next(finished.glob("results/mini/cub_onestep/seed0/mmd/task1/metrics.json")).read_text())
+    metrics = json.loads(next(finished.glob("results/mini/metrics/cub_onestep/seed0/mmd/task1.json")).read_text())
     assert set(metrics["groups"]) == {"0", "1"}
     assert {"recall@1", "map", "map_original_code"} <= set(metrics["groups"]["0"])
     assert any((finished / "logs" / "mini" / "train").rglob("*.log"))
@@ -169,3 +124,15 @@ def test_bad_config_stops_the_workflow_naming_the_key(tmp_path):
     assert run.returncode != 0
     out = run.stdout + run.stderr
     assert "invalid configuration" in out and "scales.mini.training" in out and "epochz" in out
+
+
+def test_a_failing_job_log_names_rule_wildcards_and_error(tmp_path):
+    config = tiny_config()
+    config["scales"]["mini"]["protocols"]["cub_onestep"]["groups"] = [4, 500]  # more classes than the dataset has
+    cwd = project(tmp_path, config)
+    run = snakemake(cwd, "data/mini/splits/cub_onestep.csv")
+    assert run.returncode != 0
+    log = (cwd / "logs" / "mini" / "split" / "cub_onestep.log").read_text()
+    assert "FAILED split (protocol=cub_onestep): ValueError: the protocol's groups [4, 500] need 504 classes" in log
+    assert "Traceback" in log  # the whole story follows the one-line summary
+    assert not (cwd / "data" / "mini" / "splits" / "cub_onestep.csv").exists()

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import time
 from pathlib import Path
 
 from incremental_retrieval import config as cfg
@@ -17,6 +19,11 @@ from incremental_retrieval import plan
 
 def _setup(args, torch_threads: bool = False) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # which SIMD build loaded is noise here
+    logging.info("%s: %s", args.job or args.command, " ".join(args.argv))
+    if os.environ.get("SLURM_JOB_ID"):
+        logging.info("SLURM job %s on %s, GPUs allocated: %s", os.environ["SLURM_JOB_ID"],
+                     os.environ.get("SLURMD_NODENAME", "?"), os.environ.get("SLURM_GPUS_ON_NODE", 0))
     config = cfg.load(args.config)
     if torch_threads:  # only steps that run models pay for importing torch
         import torch
@@ -109,7 +116,16 @@ def cmd_train(args):
     split = read_split(Path(args.split))
     spec = task_spec(config, split, args.protocol, args.configuration, args.task, args.seed)
     ckpt_dir = Path(plan.checkpoint_dir(config, args.protocol, args.seed, args.configuration, args.task))
-    train_task(spec, Path(args.init) if args.init else None, Path(args.out), ckpt_dir)
+    result = train_task(spec, Path(args.init) if args.init else None, Path(args.out), ckpt_dir)
+    if args.curves:
+        import pandas as pd
+
+        from incremental_retrieval.io import write_text
+
+        curves = pd.DataFrame(result["history"])
+        terms = [c for c in curves.columns if c not in ("epoch", "seconds", "images_per_second", "old_map")]
+        curves.insert(1, "loss", curves[terms].sum(axis=1, min_count=1))  # the total, beside each term
+        write_text(args.curves, curves.to_csv(index=False))
     if args.metrics:
         evaluate_model(config, split, args.protocol, Path(args.out), args.task, Path(args.features_dir),
                        Path(args.metrics))
@@ -131,8 +147,11 @@ def evaluate_model(config: dict, split, protocol: str, model_path: Path, task: i
     for group in range(task + 1):
         rows = split[(split["split"] == "test") & (split["group"] == group)]
         data = ImageSet(rows, root, block["image_size"], train=False, in_memory=config["scale"] == "mini")
+        tic = time.perf_counter()
         features, logits = embed(model, data, block["training"]["eval_batch"], _device(config),
                                  block["training"]["workers"])
+        logging.info("group %d: embedded %d test images, %.1f images/s", group, len(features),
+                     len(features) / (time.perf_counter() - tic))
         files.append(features_dir / f"group{group}.npz")
         save_features(files[-1], features, data.labels.numpy(), logits)
     evaluate_groups(files, out)
@@ -183,6 +202,7 @@ def main(argv=None):
     def command(name, func, help_):
         p = sub.add_parser(name, help=help_)
         p.add_argument("--config", default="config.yaml")
+        p.add_argument("--job", help="the Snakemake rule and wildcards, named in the log")
         p.set_defaults(func=func)
         return p
 
@@ -204,6 +224,7 @@ def main(argv=None):
     p.add_argument("--init", help="previous task's model, or pretrained weights for base/joint")
     p.add_argument("--features-dir", help="with --metrics: evaluate the trained model on groups 0..task")
     p.add_argument("--metrics", help="metrics.json of the trained model")
+    p.add_argument("--curves", help="CSV of the per-epoch history (epoch, seconds, images/s, loss terms)")
     p = command("evaluate", cmd_evaluate, "embed each class group's test images; Recall@K, mAP, top-1")
     p.add_argument("--protocol", required=True)
     p.add_argument("--split", required=True)
@@ -228,10 +249,15 @@ def main(argv=None):
     p.add_argument("--out", required=True)
 
     args = parser.parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else argv
     from incremental_retrieval.data.archives import ArchiveError
     from incremental_retrieval.models.weights import WeightsError
 
     try:
         args.func(args)
     except (cfg.ConfigError, ArchiveError, WeightsError) as e:  # one clear line, no traceback
+        logging.error("FAILED %s: %s", args.job or args.command, e)
         raise SystemExit(f"error: {e}") from None
+    except Exception as e:  # the traceback follows; this line says which job and what went wrong
+        logging.error("FAILED %s: %s: %s", args.job or args.command, type(e).__name__, e)
+        raise

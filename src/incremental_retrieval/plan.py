@@ -56,10 +56,15 @@ def base_protocol(config: dict, protocol: str) -> str:
     return protocol
 
 
-def run_dir(config: dict, protocol: str, seed: int, configuration: str, task: int) -> str:
+def run_key(config: dict, protocol: str, seed: int, configuration: str, task: int) -> str:
+    """`<protocol>/seed<seed>/<configuration>/task<task>`: one run, in every results tree."""
     if configuration == "base":
         protocol = base_protocol(config, protocol)
-    return f"results/{config['scale']}/{protocol}/seed{seed}/{configuration}/task{task}"
+    return f"{protocol}/seed{seed}/{configuration}/task{task}"
+
+
+def run_dir(config: dict, protocol: str, seed: int, configuration: str, task: int) -> str:
+    return f"results/{config['scale']}/{run_key(config, protocol, seed, configuration, task)}"
 
 
 def trains(config: dict, configuration: str) -> bool:
@@ -85,7 +90,13 @@ def init_path(config: dict, protocol: str, seed: int, configuration: str, task: 
 
 
 def metrics_path(config: dict, run: Run) -> str:
-    return f"{run_dir(config, run.protocol, run.seed, run.configuration, run.task)}/metrics.json"
+    """Metrics live in a tree of their own (DVC shows results/<scale>/metrics as its metrics)."""
+    return f"results/{config['scale']}/metrics/{run_key(config, run.protocol, run.seed, run.configuration, run.task)}.json"
+
+
+def curves_path(config: dict, run: Run) -> str:
+    """Per-epoch training curves of a trained run (DVC plots results/<scale>/curves)."""
+    return f"results/{config['scale']}/curves/{run_key(config, run.protocol, run.seed, run.configuration, run.task)}.csv"
 
 
 def features_dir(config: dict, run: Run) -> str:
@@ -166,3 +177,11 @@ def all_tables(config: dict) -> list[str]:
 
 def all_figures(config: dict) -> list[str]:
     return [figure_output(figure) for figure in config.get("figures", {})]
+
+
+def all_run_outputs(config: dict) -> list[str]:
+    """What the tables and figures read from training and evaluation jobs: the
+    `runs` target (after `dvc pull`, `snakemake --touch runs` marks them up to date)."""
+    paths = {path for table in config["tables"] for path in table_inputs(config, table)}
+    paths |= {path for figure in config["figures"] for path in figure_inputs(config, figure)}
+    return sorted(paths)

@@ -64,3 +64,13 @@ def configuration_pattern(config: dict, trained: bool) -> str:
 
     names = [c for c in ["base", *config["configurations"]] if trains(config, c) == trained]
     return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) or "(?!)"
+
+
+def job_label(rule: str):
+    """`rule (name=value, ...)` of a job, for the `--job` line that opens its log
+    and the FAILED line that ends it (a params function of the wildcards)."""
+    def label(wildcards) -> str:
+        values = ", ".join(f"{name}={value}" for name, value in wildcards.items())
+        return f"{rule} ({values})" if values else rule
+
+    return label

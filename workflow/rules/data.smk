@@ -6,13 +6,14 @@ rule prepare_data:
         f"data/{SCALE}/{{dataset}}/manifest.csv",
     params:
         config=CONFIG,
+        job=job_label("prepare_data"),
         fragment=lambda w: fragment(IR, "dataset", dataset=w.dataset),
     conda:
         "../../envs/incremental_retrieval.yaml"
     log:
         f"logs/{SCALE}/prepare_data/{{dataset}}.log",
     shell:
-        "python -m incremental_retrieval prepare-data --config {params.config} --dataset {wildcards.dataset} --out {output} 2> {log}"
+        "python -m incremental_retrieval prepare-data --config {params.config} --job \"{params.job}\" --dataset {wildcards.dataset} --out {output} 2> {log}"
 
 
 rule split:
@@ -22,10 +23,11 @@ rule split:
         f"data/{SCALE}/splits/{{protocol}}.csv",
     params:
         config=CONFIG,
+        job=job_label("split"),
         fragment=lambda w: fragment(IR, "split", protocol=w.protocol),
     conda:
         "../../envs/incremental_retrieval.yaml"
     log:
         f"logs/{SCALE}/split/{{protocol}}.log",
     shell:
-        "python -m incremental_retrieval split --config {params.config} --protocol {wildcards.protocol} --manifest {input} --out {output} 2> {log}"
+        "python -m incremental_retrieval split --config {params.config} --job \"{params.job}\" --protocol {wildcards.protocol} --manifest {input} --out {output} 2> {log}"

@@ -8,9 +8,10 @@ rule evaluate:
         model=lambda w: plan.model_path(IR, w.protocol, int(w.seed), w.configuration, int(w.task)),
     output:
         features=directory(f"{RUN}/features"),
-        metrics=f"{RUN}/metrics.json",
+        metrics=METRICS,
     params:
         config=CONFIG,
+        job=job_label("evaluate"),
     wildcard_constraints:
         seed=r"\d+",
         task=r"\d+",
@@ -21,6 +22,6 @@ rule evaluate:
     log:
         f"logs/{SCALE}/evaluate/{{protocol}}/seed{{seed}}/{{configuration}}/task{{task}}.log",
     shell:
-        "python -m incremental_retrieval evaluate --config {params.config} --protocol {wildcards.protocol}"
+        "python -m incremental_retrieval evaluate --config {params.config} --job \"{params.job}\" --protocol {wildcards.protocol}"
         " --split {input.split} --model {input.model} --task {wildcards.task}"
         " --features-dir {output.features} --out {output.metrics} 2> {log}"

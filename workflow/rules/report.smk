@@ -23,13 +23,14 @@ rule table:
         md="reports/tables/{table}.md",
     params:
         config=CONFIG,
+        job=job_label("table"),
         fragment=lambda w: fragment(IR, "table", table=w.table),
     conda:
         "../../envs/incremental_retrieval.yaml"
     log:
         "logs/table/{table}.log",
     shell:
-        "python -m incremental_retrieval table --config {params.config} --table {wildcards.table}"
+        "python -m incremental_retrieval table --config {params.config} --job \"{params.job}\" --table {wildcards.table}"
         " --csv {output.csv} --md {output.md} 2> {log}"
 
 
@@ -46,13 +47,14 @@ rule figure:
         ),
     params:
         config=CONFIG,
+        job=job_label("figure"),
         fragment=lambda w: fragment(IR, "figure", figure=w.figure),
     conda:
         "../../envs/incremental_retrieval.yaml"
     log:
         "logs/figure/{figure}.log",
     shell:
-        "python -m incremental_retrieval figure --config {params.config} --figure {wildcards.figure}"
+        "python -m incremental_retrieval figure --config {params.config} --job \"{params.job}\" --figure {wildcards.figure}"
         " --out {output} 2> {log}"
 
 
@@ -63,12 +65,13 @@ rule claims:
         report("reports/claims.csv", caption="../report/claims.rst", category="Claims"),
     params:
         config=CONFIG,
+        job=job_label("claims"),
     conda:
         "../../envs/incremental_retrieval.yaml"
     log:
         "logs/claims.log",
     shell:
-        "python -m incremental_retrieval claims --config {params.config} --tables {input} --out {output} 2> {log}"
+        "python -m incremental_retrieval claims --config {params.config} --job \"{params.job}\" --tables {input} --out {output} 2> {log}"
 
 
 rule report:
@@ -80,10 +83,11 @@ rule report:
         report("reports/index.html", caption="../report/index.rst", category="Report"),
     params:
         config=CONFIG,
+        job=job_label("report"),
     conda:
         "../../envs/incremental_retrieval.yaml"
     log:
         "logs/report.log",
     shell:
-        "python -m incremental_retrieval report --config {params.config} --tables {input.tables}"
+        "python -m incremental_retrieval report --config {params.config} --job \"{params.job}\" --tables {input.tables}"
         " --figures {input.figures} --claims {input.claims} --out {output} 2> {log}"

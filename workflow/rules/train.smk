@@ -2,7 +2,10 @@
 # A training job also evaluates the model it trained (features + metrics).
 
 PRETRAINING = IR["scales"][SCALE]["pretraining"]
-RUN = f"results/{SCALE}/{{protocol}}/seed{{seed}}/{{configuration}}/task{{task}}"
+KEY = "{protocol}/seed{seed}/{configuration}/task{task}"  # plan.run_key
+RUN = f"results/{SCALE}/{KEY}"
+METRICS = f"results/{SCALE}/metrics/{KEY}.json"  # plan.metrics_path
+CURVES = f"results/{SCALE}/curves/{KEY}.csv"     # plan.curves_path
 
 
 rule pretrain:
@@ -12,6 +15,7 @@ rule pretrain:
         plan.pretrained_weights(IR),
     params:
         config=CONFIG,
+        job=job_label("pretrain"),
         fragment=fragment(IR, "pretrain"),
         manifest=lambda w, input: f"--manifest {input[0]}" if input else "",
     threads: TRAINING["threads"]
@@ -20,7 +24,7 @@ rule pretrain:
     log:
         f"logs/{SCALE}/pretrain.log",
     shell:
-        "python -m incremental_retrieval pretrain --config {params.config} {params.manifest} --out {output} 2> {log}"
+        "python -m incremental_retrieval pretrain --config {params.config} --job \"{params.job}\" {params.manifest} --out {output} 2> {log}"
 
 
 rule train:
@@ -30,9 +34,11 @@ rule train:
     output:
         model=f"{RUN}/model.pt",
         features=directory(f"{RUN}/features"),
-        metrics=f"{RUN}/metrics.json",
+        metrics=METRICS,
+        curves=CURVES,
     params:
         config=CONFIG,
+        job=job_label("train"),
         fragment=lambda w: fragment(IR, "train", protocol=w.protocol, configuration=w.configuration),
     wildcard_constraints:
         seed=r"\d+",
@@ -44,7 +50,7 @@ rule train:
     log:
         f"logs/{SCALE}/train/{{protocol}}/seed{{seed}}/{{configuration}}/task{{task}}.log",
     shell:
-        "python -m incremental_retrieval train --config {params.config} --protocol {wildcards.protocol}"
+        "python -m incremental_retrieval train --config {params.config} --job \"{params.job}\" --protocol {wildcards.protocol}"
         " --configuration {wildcards.configuration} --task {wildcards.task} --seed {wildcards.seed}"
         " --split {input.split} --init {input.init} --out {output.model}"
-        " --features-dir {output.features} --metrics {output.metrics} 2> {log}"
+        " --features-dir {output.features} --metrics {output.metrics} --curves {output.curves} 2> {log}"

@@ -4,6 +4,7 @@ trunk "pretrained" here on a disjoint synthetic domain (mini scale)."""
 from __future__ import annotations
 
 import logging
+import time
 import urllib.error
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def pretrain_synthetic(backbone: str, embedding_dim: int, data, epochs: int, lr:
     history = []
     for epoch in range(epochs):
         model.train()
-        total, correct, seen = 0.0, 0, 0
+        total, correct, seen, tic = 0.0, 0, 0, time.perf_counter()
         for indices in sampler:
             images, labels = data.batch(indices, augment)
             embeddings, logits = model(images)
@@ -89,7 +90,7 @@ def pretrain_synthetic(backbone: str, embedding_dim: int, data, epochs: int, lr:
             correct += int((logits.argmax(1) == labels).sum())
             seen += len(labels)
         history.append({"epoch": epoch + 1, "loss": round(total / seen, 4), "train_accuracy": round(correct / seen, 4)})
-        log.info("pretrain %s epoch %d/%d  loss=%.4f  accuracy=%.3f", backbone, epoch + 1, epochs,
-                 total / seen, correct / seen)
+        log.info("pretrain %s epoch %d/%d  loss=%.4f  accuracy=%.3f  images_per_second=%.1f", backbone, epoch + 1,
+                 epochs, total / seen, correct / seen, seen / (time.perf_counter() - tic))
     save_torch({"trunk": model.trunk.state_dict(), "backbone": backbone, "history": history}, out)
     return {"history": history}

@@ -1,0 +1,70 @@
+"""`snakemake --profile slurm` on a real SLURM cluster.
+
+Needs a running cluster whose clients read SLURM_CONF: `.ci/slurm-cluster start DIR`
+starts a one-node cluster with one fake GPU (CI does; see .ci/run). Without one the
+test skips, unless INCREMENTAL_RETRIEVAL_REQUIRE lists `slurm`.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+
+import pandas as pd
+import yaml
+from conftest import require
+from tiny_project import project, snakemake, tiny_config
+
+
+def _cluster_up() -> bool:
+    if not (os.environ.get("SLURM_CONF") and shutil.which("sinfo")):
+        return False
+    state = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True)
+    return state.returncode == 0 and bool({"idle", "mix", "alloc"} & set(state.stdout.split()))
+
+
+def _scontrol_job(jobid: str) -> dict:
+    text = subprocess.run(["scontrol", "show", "job", jobid], capture_output=True, text=True, check=True).stdout
+    return dict(re.findall(r"(\w+)=(\S*)", text))
+
+
+def test_profile_runs_training_as_gpu_jobs_on_the_cluster(tmp_path):
+    require("slurm", _cluster_up(), "no SLURM cluster reachable through SLURM_CONF (.ci/slurm-cluster start DIR)")
+    config = tiny_config()
+    config["tables"] = {"table_5_2": {**config["tables"]["table_5_2"],
+                                      "rows": ["base", "feature_extraction", "finetune", "mmd"]}}
+    config["figures"] = {}
+    cwd = project(tmp_path, config, extra=("slurm",))
+    # The site settings, where the README tells users to put theirs: the
+    # workflow profile on top of the shipped slurm profile.
+    (cwd / "profiles" / "default").mkdir(parents=True)
+    (cwd / "profiles" / "default" / "config.yaml").write_text(yaml.safe_dump({
+        "default-resources": {"slurm_partition": "debug"},
+        "slurm-init-seconds-before-status-checks": 2}))
+
+    run = snakemake(cwd, "--profile", "slurm", cores=False, timeout=1200)
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out[-4000:]
+
+    frame = pd.read_csv(cwd / "reports" / "tables" / "table_5_2.csv")
+    assert {"base", "finetune", "mmd", "feature_extraction"} <= set(frame.configuration)
+
+    submitted = dict(re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+) \(log: \S*/rule_(\w+?)/", out))
+    jobs = {jobid: _scontrol_job(jobid) for jobid in submitted}
+    rules = sorted(submitted.values())
+    assert rules.count("train") == 3 and rules.count("evaluate") == 1, rules
+    assert {"prepare_data", "split", "pretrain"} <= set(rules)
+    assert "table" not in rules and "report" not in rules  # local rules stay on the submit host
+    for jobid, rule in submitted.items():
+        job = jobs[jobid]
+        assert job["JobState"] == "COMPLETED" and job["Partition"] == "debug"
+        asks_gpu = "gpu" in job.get("TresPerJob", "") + job.get("TresPerNode", "")
+        assert asks_gpu == (rule in ("train", "evaluate")), (rule, job.get("TresPerJob"))
+        assert job["Comment"].startswith(f"rule_{rule}")  # the plugin names the rule in the job comment
+
+    # the training job saw its allocation: SLURM job id and GPU in its own log
+    train_logs = list((cwd / "logs" / "mini" / "train").rglob("*.log"))
+    assert len(train_logs) == 3
+    for log in train_logs:
+        text = log.read_text()
+        assert re.search(r"SLURM job \d+ on \S+, GPUs allocated: 1", text), text[:2000]
