@@ -45,7 +45,6 @@ def pushed(tmp_path_factory):
     config["figures"] = {}
     (origin / "config.yaml").write_text(yaml.safe_dump(config))
     sh(origin, "git", "init", "-q")
-    sh(origin, DVC, "init", "-q")
     sh(origin, DVC, "remote", "add", "-d", "store", str(tmp_path_factory.mktemp("remote")))
     sh(origin, "git", "add", "-A")
     sh(origin, "git", "commit", "-qm", "tiny benchmark")
