@@ -9,11 +9,12 @@ import os
 import re
 import shutil
 import subprocess
+import time
 
 import pandas as pd
 import yaml
 from conftest import require
-from tiny_project import project, snakemake, tiny_config
+from tiny_project import project, snakemake, snakemake_call, tiny_config
 
 
 def _cluster_up() -> bool:
@@ -28,12 +29,13 @@ def _scontrol_job(jobid: str) -> dict:
     return dict(re.findall(r"(\w+)=(\S*)", text))
 
 
-def test_profile_runs_training_as_gpu_jobs_on_the_cluster(tmp_path):
+def _cluster_project(tmp_path, rows: list[str], base_epochs: int | None = None):
     require("slurm", _cluster_up(), "no SLURM cluster reachable through SLURM_CONF (.ci/slurm-cluster start DIR)")
     config = tiny_config()
-    config["tables"] = {"table_5_2": {**config["tables"]["table_5_2"],
-                                      "rows": ["base", "feature_extraction", "finetune", "mmd"]}}
+    config["tables"] = {"table_5_2": {**config["tables"]["table_5_2"], "rows": rows}}
     config["figures"] = {}
+    if base_epochs:
+        config["scales"]["mini"]["training"]["base"]["epochs"] = base_epochs
     cwd = project(tmp_path, config, extra=("slurm",))
     # The site settings, where the README tells users to put theirs: the
     # workflow profile on top of the shipped slurm profile.
@@ -41,6 +43,11 @@ def test_profile_runs_training_as_gpu_jobs_on_the_cluster(tmp_path):
     (cwd / "profiles" / "default" / "config.yaml").write_text(yaml.safe_dump({
         "default-resources": {"slurm_partition": "debug"},
         "slurm-init-seconds-before-status-checks": 2}))
+    return cwd
+
+
+def test_profile_runs_training_as_gpu_jobs_on_the_cluster(tmp_path):
+    cwd = _cluster_project(tmp_path, ["base", "feature_extraction", "finetune", "mmd"])
 
     # a bound against a hang, not a speed check: a plugin that loses its status command waits forever
     run = snakemake(cwd, "--profile", "slurm", cores=False, timeout=3600)
@@ -69,3 +76,38 @@ def test_profile_runs_training_as_gpu_jobs_on_the_cluster(tmp_path):
     for log in train_logs:
         text = log.read_text()
         assert re.search(r"SLURM job \d+ on \S+, GPUs allocated: 1", text), text[:2000]
+
+
+def _wait_for(condition, what: str, bound: float = 600.0):
+    """Poll until `condition()` holds; the bound only stops a hang."""
+    deadline = time.monotonic() + bound
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.2)
+
+
+def test_a_preempted_training_job_is_requeued_and_resumes_from_its_checkpoint(tmp_path):
+    cwd = _cluster_project(tmp_path, ["base"], base_epochs=150)
+    target = "results/mini/metrics/cub_25/seed0/base/task0.json"
+    run = snakemake(cwd, "results/mini/pretrained/small_convnet.pt", "data/mini/splits/cub_25.csv")  # on the host
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    command, env = snakemake_call("--profile", "slurm", target, cores=False)
+    with subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True) as workflow:
+        checkpoint = cwd / "checkpoints" / "mini" / "cub_25" / "seed0" / "base" / "task0" / "last.pt"
+        _wait_for(checkpoint.exists, "the first epoch checkpoint")
+        jobs = subprocess.run(["squeue", "-h", "-o", "%i %k"], capture_output=True, text=True, check=True).stdout
+        jobid = next(line.split()[0] for line in jobs.splitlines() if "rule_train" in line)
+        subprocess.run(["scontrol", "requeue", jobid], check=True)  # what preemption with requeue does
+        _wait_for(lambda: _scontrol_job(jobid)["JobState"] == "PENDING", "the requeued job to be pending")
+        subprocess.run(["scontrol", "update", f"jobid={jobid}", "StartTime=now"], check=True)  # skip SLURM's 2 min hold
+        out, _ = workflow.communicate(timeout=3600)
+    assert workflow.returncode == 0, out[-4000:]
+
+    assert _scontrol_job(jobid)["Restarts"] == "1"
+    log = (cwd / "logs" / "mini" / "train" / "cub_25" / "seed0" / "base" / "task0.log").read_text()
+    resumed = re.search(r"resuming \w+ task 0 at epoch (\d+) from checkpoints/", log)
+    assert resumed and 1 <= int(resumed.group(1)) < 150, log[:3000]
+    assert "epoch 150/150" in log and (cwd / target).exists()
+    assert not checkpoint.exists()  # a finished run leaves no resume state behind

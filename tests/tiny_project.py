@@ -50,9 +50,14 @@ def project(tmp_path: Path, config: dict, extra: tuple = ()) -> Path:
     return tmp_path
 
 
-def snakemake(cwd: Path, *args, cores: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess:
+def snakemake_call(*args, cores: bool = True) -> tuple[list[str], dict]:
+    """The command line and environment of a snakemake call with this interpreter's tools."""
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     bin_dir = Path(sys.executable).parent
     env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"  # the rules' `python` is this interpreter
-    command = [str(bin_dir / "snakemake"), *(["--cores", "2"] if cores else []), *args]
+    return [str(bin_dir / "snakemake"), *(["--cores", "2"] if cores else []), *args], env
+
+
+def snakemake(cwd: Path, *args, cores: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess:
+    command, env = snakemake_call(*args, cores=cores)
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
