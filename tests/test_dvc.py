@@ -78,6 +78,12 @@ def test_pull_restores_every_checkpoint_and_tables_rebuild_without_training(push
     for model in models:
         assert (clone / model).read_bytes() == (pushed / model).read_bytes()
 
+    # the touched runs keep provenance: a changed setting still reruns what it affects
+    config = yaml.safe_load((clone / "config.yaml").read_text())
+    config["scales"]["mini"]["training"]["incremental"]["epochs"] += 1
+    (clone / "config.yaml").write_text(yaml.safe_dump(config))
+    assert "train" in rules_run(clone, "-n")
+
 
 def test_metrics_and_curves_are_dvc_metrics_and_plots(pushed, tmp_path):
     metrics = sh(pushed, DVC, "metrics", "show", "--json")

@@ -16,7 +16,7 @@ rule evaluate:
         seed=r"\d+",
         task=r"\d+",
         configuration=UNTRAINED,
-    threads: TRAINING["threads"]
+    threads: TRAINING["threads"] + TRAINING["workers"]  # torch threads + data-loading processes
     conda:
         "../../envs/incremental_retrieval.yaml"
     log:

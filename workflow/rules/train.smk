@@ -44,7 +44,7 @@ rule train:
         seed=r"\d+",
         task=r"\d+",
         configuration=TRAINED,
-    threads: TRAINING["threads"]
+    threads: TRAINING["threads"] + TRAINING["workers"]  # torch threads + data-loading processes
     conda:
         "../../envs/incremental_retrieval.yaml"
     log:
