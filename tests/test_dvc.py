@@ -13,7 +13,8 @@ from tiny_project import ROOT, snakemake, tiny_config
 
 DVC = str(Path(sys.executable).parent / "dvc")
 ENV = {**os.environ, "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "ci", "GIT_AUTHOR_EMAIL": "ci@example.org",
-       "GIT_COMMITTER_NAME": "ci", "GIT_COMMITTER_EMAIL": "ci@example.org"}
+       "GIT_COMMITTER_NAME": "ci", "GIT_COMMITTER_EMAIL": "ci@example.org",
+       "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}  # the developer's git settings stay out
 TRAINING_RULES = {"prepare_data", "split", "pretrain", "train", "evaluate"}
 
 
@@ -37,6 +38,8 @@ def pushed(tmp_path_factory):
     origin = tmp_path_factory.mktemp("origin")
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     for name in tracked.split():
+        if not (ROOT / name).exists() and not (ROOT / name).is_symlink():
+            continue  # deleted in the working tree, not yet committed
         (origin / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, origin / name, follow_symlinks=False)
     config = tiny_config()

@@ -2,7 +2,6 @@ import copy
 
 from incremental_retrieval import losses
 
-import pandas as pd
 import pytest
 import torch
 

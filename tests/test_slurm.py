@@ -87,27 +87,42 @@ def _wait_for(condition, what: str, bound: float = 600.0):
 
 
 def test_a_preempted_training_job_is_requeued_and_resumes_from_its_checkpoint(tmp_path):
-    cwd = _cluster_project(tmp_path, ["base"], base_epochs=150)
+    epochs = 300  # about 12 s of training: time to requeue it mid-run
+    cwd = _cluster_project(tmp_path, ["base"], base_epochs=epochs)
     target = "results/mini/metrics/cub_25/seed0/base/task0.json"
     run = snakemake(cwd, "results/mini/pretrained/small_convnet.pt", "data/mini/splits/cub_25.csv")  # on the host
     assert run.returncode == 0, run.stderr[-3000:]
 
     command, env = snakemake_call("--profile", "slurm", target, cores=False)
-    with subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True) as workflow:
-        checkpoint = cwd / "checkpoints" / "mini" / "cub_25" / "seed0" / "base" / "task0" / "last.pt"
-        _wait_for(checkpoint.exists, "the first epoch checkpoint")
-        jobs = subprocess.run(["squeue", "-h", "-o", "%i %k"], capture_output=True, text=True, check=True).stdout
-        jobid = next(line.split()[0] for line in jobs.splitlines() if "rule_train" in line)
-        subprocess.run(["scontrol", "requeue", jobid], check=True)  # what preemption with requeue does
-        _wait_for(lambda: _scontrol_job(jobid)["JobState"] == "PENDING", "the requeued job to be pending")
-        subprocess.run(["scontrol", "update", f"jobid={jobid}", "StartTime=now"], check=True)  # skip SLURM's 2 min hold
-        out, _ = workflow.communicate(timeout=3600)
-    assert workflow.returncode == 0, out[-4000:]
+    output = tmp_path / "snakemake.out"
+    checkpoint = cwd / "checkpoints" / "mini" / "cub_25" / "seed0" / "base" / "task0" / "last.pt"
+    jobid = None
+    with output.open("w") as out, subprocess.Popen(command, cwd=cwd, env=env, stdout=out,
+                                                   stderr=subprocess.STDOUT) as workflow:
+        try:
+            _wait_for(checkpoint.exists, "the first epoch checkpoint")
+
+            def running_train_job():
+                jobs = subprocess.run(["squeue", "-h", "-t", "running", "-o", "%i %k"], capture_output=True,
+                                      text=True, check=True).stdout
+                return next((line.split()[0] for line in jobs.splitlines() if "rule_train" in line), None)
+
+            _wait_for(running_train_job, "the training job to be running")
+            jobid = running_train_job()
+            subprocess.run(["scontrol", "requeue", jobid], check=True)  # what preemption with requeue does
+            _wait_for(lambda: _scontrol_job(jobid)["JobState"] == "PENDING", "the requeued job to be pending")
+            subprocess.run(["scontrol", "update", f"jobid={jobid}", "StartTime=now"], check=True)  # skip the 2 min hold
+            workflow.wait(timeout=3600)
+        finally:
+            if workflow.poll() is None:  # a failed check: leave no workflow or job holding the one GPU
+                workflow.kill()
+                if jobid:
+                    subprocess.run(["scancel", jobid], check=False)
+    assert workflow.returncode == 0, output.read_text()[-4000:]
 
     assert _scontrol_job(jobid)["Restarts"] == "1"
     log = (cwd / "logs" / "mini" / "train" / "cub_25" / "seed0" / "base" / "task0.log").read_text()
     resumed = re.search(r"resuming \w+ task 0 at epoch (\d+) from checkpoints/", log)
-    assert resumed and 1 <= int(resumed.group(1)) < 150, log[:3000]
-    assert "epoch 150/150" in log and (cwd / target).exists()
+    assert resumed and 1 <= int(resumed.group(1)) < epochs, log[:3000]
+    assert f"epoch {epochs}/{epochs}" in log and (cwd / target).exists()
     assert not checkpoint.exists()  # a finished run leaves no resume state behind

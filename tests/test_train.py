@@ -105,3 +105,19 @@ def test_incremental_task_grows_classifier_and_keeps_state(tiny_split, tmp_path,
         assert ckpt["state"]["ewc_tasks"] == 2
     if method == "alasso":
         assert "alasso_omega" in ckpt["state"]
+
+
+@pytest.mark.parametrize("seconds, saved_epochs", [(0, [1, 2]), (3600, [])])
+def test_resume_points_are_written_at_most_every_checkpoint_seconds(tiny_split, tmp_path, monkeypatch, seconds,
+                                                                    saved_epochs):
+    folder, split = tiny_split
+    real_save, saved = train_module.save_torch, []
+
+    def recording_save(obj, path):
+        if Path(path).name == "last.pt":
+            saved.append(obj["epoch"])
+        real_save(obj, path)
+
+    monkeypatch.setattr(train_module, "save_torch", recording_save)
+    train_task(spec_for(folder, split, epochs=3, checkpoint_seconds=seconds), None, tmp_path / "m.pt", tmp_path / "ck")
+    assert saved == saved_epochs  # never after the last epoch: the finished model is written instead

@@ -1,11 +1,6 @@
 """The whole Snakemake workflow, end to end, at a tiny setting."""
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -135,4 +130,5 @@ def test_a_failing_job_log_names_rule_wildcards_and_error(tmp_path):
     log = (cwd / "logs" / "mini" / "split" / "cub_onestep.log").read_text()
     assert "FAILED split (protocol=cub_onestep): ValueError: the protocol's groups [4, 500] need 504 classes" in log
     assert "Traceback" in log  # the whole story follows the one-line summary
+    assert "FAILED split (protocol=cub_onestep): ValueError" in run.stdout  # and the console says it too
     assert not (cwd / "data" / "mini" / "splits" / "cub_onestep.csv").exists()

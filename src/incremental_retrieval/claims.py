@@ -31,9 +31,9 @@ def evaluate(claim: dict, table: pd.DataFrame, column: str) -> tuple[bool, str]:
     if kind == "extreme":
         values = {c: cell_value(table, {**claim["cell"], "configuration": c}, column) for c in claim["among"]}
         if "lowest" in claim:
-            target, holds = claim["lowest"], values[claim["lowest"]] <= min(values.values())
+            holds = values[claim["lowest"]] <= min(values.values())
         else:
-            target, holds = claim["highest"], values[claim["highest"]] >= max(values.values())
+            holds = values[claim["highest"]] >= max(values.values())
         return holds, "; ".join(f"{c} {v:.2f}" for c, v in values.items())
     if kind == "greater":
         right = cell_value(table, claim["right"], column)

@@ -37,7 +37,7 @@ def _device(config: dict) -> str:
 
     wanted = config.get("device", "auto")
     if wanted == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("config device: cuda, but PyTorch sees no CUDA device; set device: auto or cpu")
+        raise cfg.ConfigError("config device: cuda, but PyTorch sees no CUDA device; set device: auto or cpu")
     return "cuda" if wanted in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
 
 
@@ -103,6 +103,7 @@ def task_spec(config: dict, split, protocol: str, configuration: str, task: int,
         previous_rows=train[train["group"] == task - 1] if incremental else None,
         previous_first_class=sum(groups[: task - 1]) if incremental else 0, device=_device(config),
         monitor_rows=test[test["group"] == 0] if monitor else None, monitor_every=training["monitor_every"],
+        checkpoint_seconds=training["checkpoint_seconds"],
     )
 
 
@@ -256,8 +257,16 @@ def main(argv=None):
     try:
         args.func(args)
     except (cfg.ConfigError, ArchiveError, WeightsError) as e:  # one clear line, no traceback
-        logging.error("FAILED %s: %s", args.job or args.command, e)
+        _failed(args, str(e))
         raise SystemExit(f"error: {e}") from None
     except Exception as e:  # the traceback follows; this line says which job and what went wrong
-        logging.error("FAILED %s: %s: %s", args.job or args.command, type(e).__name__, e)
+        _failed(args, f"{type(e).__name__}: {e}")
         raise
+
+
+def _failed(args, what: str) -> None:
+    """The job's log (stderr) and standard output, which on SLURM lands in the
+    plugin's per-attempt log that outlives the retry."""
+    line = f"FAILED {args.job or args.command}: {what}"
+    logging.error(line)
+    print(line, flush=True)

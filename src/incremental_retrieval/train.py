@@ -49,6 +49,7 @@ class TaskSpec:
     device: str = "cpu"
     monitor_rows: object = None   # old-class test rows: mAP after every `monitor_every` epochs (Fig. 5.3c)
     monitor_every: int = 1
+    checkpoint_seconds: float = 0  # resume point at most this often (0: every epoch); preemption loses less than this
 
 
 def initial_model(spec: TaskSpec, init: Path | None, from_pretrained: bool,
@@ -141,6 +142,7 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
         ImageSet(spec.monitor_rows, spec.data_root, spec.image_size, train=False, in_memory=spec.in_memory)
     if monitor is not None and start_epoch == 0:
         history.append({"epoch": 0, "old_map": round(_monitor(student, monitor, device), 5)})
+    saved_at = time.monotonic()
     for epoch in range(start_epoch, spec.schedule["epochs"]):
         student.train()
         if spec.freeze_bn:
@@ -170,10 +172,13 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
         history.append(record)
         log.info("%s task %d epoch %d/%d  %s", spec.method, spec.task, epoch + 1, spec.schedule["epochs"],
                  "  ".join(f"{k}={v}" for k, v in record.items() if k != "epoch"))
-        save_torch({"model": student.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
-                    "sampler_rng": sampler.generator.get_state(), "augment_rng": augment.get_state(),
-                    "torch_rng": torch.get_rng_state(), "path": path, "history": history,
-                    "fingerprint": fingerprint}, resume)
+        last_epoch = epoch + 1 == spec.schedule["epochs"]  # the final model follows at once
+        if not last_epoch and time.monotonic() - saved_at >= spec.checkpoint_seconds:
+            save_torch({"model": student.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
+                        "sampler_rng": sampler.generator.get_state(), "augment_rng": augment.get_state(),
+                        "torch_rng": torch.get_rng_state(), "path": path, "history": history,
+                        "fingerprint": fingerprint}, resume)
+            saved_at = time.monotonic()
 
     student.eval()
     state = method.finish(context)

@@ -43,7 +43,8 @@ def fragment(config: dict, step: str, **keys) -> str:
         part["batch"] = block["training"]["batch"]
     elif step == "train":
         method, hparams = method_of(config, keys["configuration"])
-        training = {k: v for k, v in block["training"].items() if k not in ("threads", "workers", "eval_batch")}
+        training = {k: v for k, v in block["training"].items() if k not in ("threads", "workers", "eval_batch",
+                                                                              "checkpoint_seconds")}
         part = {"method": method, "hparams": hparams, "training": training,
                 "protocol": block["protocols"][keys["protocol"]],
                 "model": {k: block[k] for k in ("backbone", "image_size", "embedding_dim")}}

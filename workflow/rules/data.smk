@@ -1,6 +1,10 @@
 # Datasets (synthesised at mini scale; downloaded, verified and extracted at
 # thesis scale) and the protocols' class splits.
 
+if SCALE == "thesis":  # downloads: compute nodes often have no outbound network
+    localrules: prepare_data
+
+
 rule prepare_data:
     output:
         f"data/{SCALE}/{{dataset}}/manifest.csv",

@@ -8,6 +8,10 @@ METRICS = f"results/{SCALE}/metrics/{KEY}.json"  # plan.metrics_path
 CURVES = f"results/{SCALE}/curves/{KEY}.csv"     # plan.curves_path
 
 
+if SCALE == "thesis":  # downloads the ImageNet weights: run it on the submit host
+    localrules: pretrain
+
+
 rule pretrain:
     input:
         [plan.dataset_manifest(IR, PRETRAINING["dataset"])] if "dataset" in PRETRAINING else [],
