@@ -71,7 +71,7 @@ def test_pull_restores_every_checkpoint_and_tables_rebuild_without_training(push
         assert (clone / model).read_bytes() == (pushed / model).read_bytes()
 
     # DVC does not keep file times; this marks the pulled runs up to date, in DAG order
-    run = snakemake(clone, "--touch", "runs", cores=False)
+    run = snakemake(clone, "--touch", "--forceall", "runs", cores=False)
     assert run.returncode == 0, run.stderr[-2000:]
     assert rules_run(clone, "-n") == {"table", "claims", "report", "all"}
 

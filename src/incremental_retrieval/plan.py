@@ -181,7 +181,7 @@ def all_figures(config: dict) -> list[str]:
 
 def all_run_outputs(config: dict) -> list[str]:
     """What the tables and figures read from training and evaluation jobs: the
-    `runs` target (after `dvc pull`, `snakemake --touch runs` marks them up to date)."""
+    `runs` target (after `dvc pull`, `snakemake --touch --forceall runs` marks them up to date)."""
     paths = {path for table in config["tables"] for path in table_inputs(config, table)}
     paths |= {path for figure in config["figures"] for path in figure_inputs(config, figure)}
     return sorted(paths)
