@@ -6,7 +6,6 @@ One self-contained page: figures are inlined as base64 PNGs, the style sits in t
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import platform
 import subprocess
@@ -208,23 +207,16 @@ def datasets_in_use(config: dict) -> list[str]:
     return [name for name in block["datasets"] if name in used]
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def dataset_checksums(config: dict, name: str, root: Path) -> str:
     """The md5 of the dataset's archives (real datasets) and the sha256 of its manifest, if built."""
+    from incremental_retrieval.data.archives import file_digest
     from incremental_retrieval.data.datasets import ARCHIVES
 
     kind = scale_block(config)["datasets"][name]["kind"]
     sums = [f"{archive.filename} md5 {archive.md5}" for archive in ARCHIVES.get(kind, [])]
     manifest = plan.dataset_manifest(config, name)
     built = (root / manifest).is_file()
-    sums.append(f"{manifest} sha256 {sha256_of(root / manifest)}" if built else f"{manifest} not built")
+    sums.append(f"{manifest} sha256 {file_digest(root / manifest, 'sha256')}" if built else f"{manifest} not built")
     return "; ".join(sums)
 
 
