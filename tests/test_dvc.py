@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tiny_project import ROOT, snakemake, tiny_config
+from tiny_project import ROOT, snakemake, table_5_2_config
 
 DVC = str(Path(sys.executable).parent / "dvc")
 ENV = {**os.environ, "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "ci", "GIT_AUTHOR_EMAIL": "ci@example.org",
@@ -42,10 +42,7 @@ def pushed(tmp_path_factory):
             continue  # deleted in the working tree, not yet committed
         (origin / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, origin / name, follow_symlinks=False)
-    config = tiny_config()
-    config["tables"] = {"table_5_2": {**config["tables"]["table_5_2"],
-                                      "rows": ["base", "feature_extraction", "finetune"]}}
-    config["figures"] = {}
+    config = table_5_2_config(["base", "feature_extraction", "finetune"])
     (origin / "config.yaml").write_text(yaml.safe_dump(config))
     sh(origin, "git", "init", "-q")
     sh(origin, DVC, "remote", "add", "-d", "store", str(tmp_path_factory.mktemp("remote")))

@@ -14,7 +14,7 @@ import time
 import pandas as pd
 import yaml
 from conftest import require
-from tiny_project import project, snakemake, snakemake_call, tiny_config
+from tiny_project import project, snakemake, snakemake_call, table_5_2_config
 
 
 def _cluster_up() -> bool:
@@ -31,9 +31,7 @@ def _scontrol_job(jobid: str) -> dict:
 
 def _cluster_project(tmp_path, rows: list[str], base_epochs: int | None = None):
     require("slurm", _cluster_up(), "no SLURM cluster reachable through SLURM_CONF (.ci/slurm-cluster start DIR)")
-    config = tiny_config()
-    config["tables"] = {"table_5_2": {**config["tables"]["table_5_2"], "rows": rows}}
-    config["figures"] = {}
+    config = table_5_2_config(rows)
     if base_epochs:
         config["scales"]["mini"]["training"]["base"]["epochs"] = base_epochs
     cwd = project(tmp_path, config, extra=("slurm",))

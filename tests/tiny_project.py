@@ -42,6 +42,15 @@ def tiny_config() -> dict:
     return config
 
 
+def table_5_2_config(rows: list[str]) -> dict:
+    """The tiny config reduced to Table 5.2 with these rows and no figures: the
+    smallest workflow that still trains, evaluates and builds a table."""
+    config = tiny_config()
+    config["tables"] = {"table_5_2": {**config["tables"]["table_5_2"], "rows": rows}}
+    config["figures"] = {}
+    return config
+
+
 def project(tmp_path: Path, config: dict, extra: tuple = ()) -> Path:
     """The workflow and `config` in tmp_path; `extra` names more repository files to copy."""
     for item in ("Snakefile", "workflow", "envs", *extra):

@@ -94,11 +94,6 @@ def metrics_path(config: dict, run: Run) -> str:
     return f"results/{config['scale']}/metrics/{run_key(config, run.protocol, run.seed, run.configuration, run.task)}.json"
 
 
-def curves_path(config: dict, run: Run) -> str:
-    """Per-epoch training curves of a trained run (DVC plots results/<scale>/curves)."""
-    return f"results/{config['scale']}/curves/{run_key(config, run.protocol, run.seed, run.configuration, run.task)}.csv"
-
-
 def features_dir(config: dict, run: Run) -> str:
     return f"{run_dir(config, run.protocol, run.seed, run.configuration, run.task)}/features"
 

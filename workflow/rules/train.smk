@@ -5,7 +5,7 @@ PRETRAINING = IR["scales"][SCALE]["pretraining"]
 KEY = "{protocol}/seed{seed}/{configuration}/task{task}"  # plan.run_key
 RUN = f"results/{SCALE}/{KEY}"
 METRICS = f"results/{SCALE}/metrics/{KEY}.json"  # plan.metrics_path
-CURVES = f"results/{SCALE}/curves/{KEY}.csv"     # plan.curves_path
+CURVES = f"results/{SCALE}/curves/{KEY}.csv"     # per-epoch curves; DVC plots this tree
 
 
 if SCALE == "thesis":  # downloads the ImageNet weights: run it on the submit host
