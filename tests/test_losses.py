@@ -79,3 +79,38 @@ def test_pair_loss_is_zero_for_well_separated_classes():
     assert float(losses.pair_loss(emb, labels, margin=0.1)) == pytest.approx(0.0, abs=1e-9)
     mixed = normalised([[1, 0], [-1, 0.0], [1, 0.01], [-1, 0.01]])
     assert float(losses.pair_loss(mixed, labels, margin=0.1)) > 1.0
+
+
+def test_mmd_near_the_teacher_matches_float64_value_and_gradient():
+    # Student = teacher + 1e-4 noise, as at the start of a task with frozen
+    # BatchNorm: in float32 the kernel sums cancel.
+    g = torch.Generator().manual_seed(0)
+    teacher = torch.nn.functional.normalize(torch.randn(80, 512, generator=g), dim=1)
+    noise = 1e-4 * torch.randn(80, 512, generator=g)
+    student = (teacher + noise).requires_grad_(True)
+    value = losses.mmd(teacher, student)
+    value.backward()
+    value = value.detach()
+    student64 = (teacher.double() + noise.double()).requires_grad_(True)
+    reference = losses.mmd(teacher.double(), student64)
+    reference.backward()
+    assert value.dtype == torch.float32
+    assert float(value) == pytest.approx(float(reference), rel=1e-4)
+    assert float(student.grad.norm()) == pytest.approx(float(student64.grad.norm()), rel=1e-3)
+
+
+def test_pair_loss_divides_by_the_batch_size():
+    # One class-1 image lies among class 0: 4 of the 6 anchors find a hard
+    # pair; their (1 - s_pos) + s_neg is summed and divided by all 6.
+    emb = normalised([[1, 0], [0.95, 0.3], [0.9, -0.4], [-1, 0.05], [-0.95, 0.3], [-0.9, -0.3]])
+    labels = torch.tensor([0, 0, 1, 1, 1, 1])
+    sim = emb @ emb.t()
+    total, kept = 0.0, 0
+    for i in range(6):
+        same = (labels == labels[i]) & (torch.arange(6) != i)
+        pos, neg = sim[i][same], sim[i][labels != labels[i]]
+        hard_pos, hard_neg = pos[pos - 0.1 < neg.max()], neg[neg + 0.1 > pos.min()]
+        if len(hard_pos) and len(hard_neg):
+            total, kept = total + float((1 - hard_pos).mean() + hard_neg.mean()), kept + 1
+    assert kept == 4
+    assert float(losses.pair_loss(emb, labels, margin=0.1)) == pytest.approx(total / 6)

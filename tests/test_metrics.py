@@ -24,19 +24,43 @@ def test_standard_map_on_hand_ranked_example():
     assert metrics.mean_average_precision(FEATURES, LABELS) == pytest.approx(0.55)
 
 
-def test_original_code_map_variant_on_hand_ranked_example():
-    # sum_j j / (p_j + 1) / (R + 1): 1/12, 1/12, 0, 0, 1/12
-    assert metrics.map_original_code(FEATURES, LABELS) == pytest.approx(0.05)
+def original_code_map_reference(features, labels):
+    """The original code's loop (evaluations/recall_at_k.py), transcribed: the
+    query kept in its ranking at similarity sim_ii - 1 and counted relevant."""
+    x = features / np.linalg.norm(features, axis=1, keepdims=True)
+    sim = x @ x.T - np.eye(len(x))
+    rank = np.argsort(1 - sim, axis=1, kind="stable")
+    aps = []
+    for i in range(len(x)):
+        hits = np.where(labels[rank[i]] == labels[i])[0]
+        aps.append(sum(np.sum(labels[rank[i, :h]] == labels[i]) / (h + 1) for h in hits) / len(hits))
+    return np.mean(aps)
+
+
+def test_original_code_map_keeps_the_query_in_its_ranking():
+    # Two classes in the positive quadrant: every query ranks both others of
+    # the gallery above itself (similarity ~0): hits at ranks 0 and 3,
+    # (0/1 + 1/4) / 2 = 0.125 for every query.
+    features, labels = circle([0, 5, 40, 45]), np.array([0, 0, 1, 1])
+    assert metrics.map_original_code(features, labels) == pytest.approx(0.125)
 
 
 def test_perfect_ranking_scores_one_but_variant_does_not():
-    features = np.repeat(np.eye(3), 25, axis=0) + 1e-3 * np.random.default_rng(0).normal(size=(75, 3))
-    labels = np.repeat([0, 1, 2], 25)
+    # Three classes 120 degrees apart, 3 images each: the two same-class
+    # images, then the query itself (similarity 0 > -0.5 of the others):
+    # (0/1 + 1/2 + 2/3) / 3 = 7/18.
+    features = circle([0, 2, 4, 120, 122, 124, 240, 242, 244])
+    labels = np.repeat([0, 1, 2], 3)
     assert metrics.mean_average_precision(features, labels) == pytest.approx(1.0)
-    r = 24
-    expected = (r - sum(1 / j for j in range(1, r + 1))) / (r + 1)  # (R - H_R) / (R + 1), about 0.8
-    assert metrics.map_original_code(features, labels) == pytest.approx(expected)
+    assert metrics.map_original_code(features, labels) == pytest.approx(7 / 18)
     assert metrics.recall_at_k(features, labels, ks=(1,)) == {1: 1.0}
+
+
+def test_original_code_map_matches_the_original_loop_on_random_data():
+    rng = np.random.default_rng(0)
+    features, labels = rng.normal(size=(60, 8)), rng.integers(0, 6, size=60)
+    assert metrics.map_original_code(features, labels) == pytest.approx(
+        original_code_map_reference(features, labels), abs=1e-6)
 
 
 def test_query_is_left_out_even_among_identical_vectors():

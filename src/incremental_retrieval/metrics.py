@@ -69,17 +69,24 @@ def mean_average_precision(features, labels) -> float:
 
 
 def map_original_code(features, labels) -> float:
-    """The original chapter 6 code's mAP: counts the query itself among the
-    relevant images and uses j / (p_j + 1) for the j-th (0-based) hit at
-    0-based rank p_j; a perfect ranking scores (R - H_R) / (R + 1), not 1.
-    Reported under its own name so numbers can be compared with the thesis."""
-    relevant = _relevance(features, labels)
-    aps = []
-    for rel in relevant:
-        positions = np.flatnonzero(rel)
-        if len(positions):
-            aps.append(np.sum(np.arange(len(positions)) / (positions + 1)) / (len(positions) + 1))
-    return float(np.mean(aps)) if aps else float("nan")
+    """The original chapter 6 code's mAP (evaluations/recall_at_k.py there),
+    reported under its own name so numbers can be compared with the thesis.
+
+    Its similarity matrix is `sim - I`, so the query stays in its own ranking
+    at similarity ~0 (ranked among the gallery by that value) and counts as
+    relevant; the j-th hit (0-based) at 0-based rank p_j scores j / (p_j + 1)
+    and the sum is divided by the number of relevant images including the
+    query.  Ties are broken by index (stable sort; the original's sort is not
+    stable).  A query alone in its class scores 0.
+    """
+    x, y = _prepare(features, labels)
+    similarity = x @ x.T
+    np.fill_diagonal(similarity, similarity.diagonal() - 1.0)
+    order = np.argsort(-similarity, axis=1, kind="stable")
+    relevant = (y[order] == y[:, None]).astype(np.float64)
+    hits_before = np.cumsum(relevant, axis=1) - 1.0
+    precision = relevant * hits_before / np.arange(1, len(y) + 1)
+    return float(np.mean(precision.sum(axis=1) / relevant.sum(axis=1)))
 
 
 def forgetting(accuracy: np.ndarray) -> np.ndarray:

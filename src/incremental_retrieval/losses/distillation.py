@@ -48,7 +48,13 @@ def mmd(teacher: torch.Tensor, student: torch.Tensor, n_kernels: int = 5, factor
     pairwise squared distance of the pooled features (detached, so it is not
     itself optimised).  `eps` keeps the square root differentiable at 0: at the
     start of a task the student equals the teacher and MMD is exactly 0.
+
+    Accumulated in float64: near the teacher (every task's start) the three
+    kernel sums are almost equal and cancel, and float32 loses the difference
+    (value and gradient wrong by tens of percent, or exactly 0).
     """
+    dtype = student.dtype
+    teacher, student = teacher.double(), student.double()
     pooled = torch.cat([teacher, student])
     with torch.no_grad():
         d2 = _squared_distances(pooled, pooled)
@@ -59,4 +65,4 @@ def mmd(teacher: torch.Tensor, student: torch.Tensor, n_kernels: int = 5, factor
     k_ss = gaussian_kernel_sum(student, student, bandwidth, n_kernels, factor).sum()
     k_ts = gaussian_kernel_sum(teacher, student, bandwidth, n_kernels, factor).sum()
     total = torch.clamp(k_tt - 2 * k_ts + k_ss, min=0.0)
-    return torch.sqrt(total + eps) / len(teacher)
+    return (torch.sqrt(total + eps) / len(teacher)).to(dtype)

@@ -32,7 +32,10 @@ def pair_loss(embeddings: torch.Tensor, labels: torch.Tensor, margin: float = 0.
     """The original code's metric loss (REFERENCE_NOTES): hard-mined pairs,
     mean(1 - s_pos) + mean(s_neg) over positives less similar than the
     hardest negative + margin and negatives more similar than the hardest
-    positive - margin.  Offered as an option; the thesis text uses `triplet`."""
+    positive - margin, summed over anchors and divided by the batch size (an
+    anchor with no hard pair adds 0, as in the original code; averaging over
+    the anchors kept instead would scale the gradient up as mining finds
+    fewer of them).  Offered as an option; the thesis text uses `triplet`."""
     sim = embeddings @ embeddings.t()
     same = labels[:, None] == labels[None, :]
     eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
@@ -48,4 +51,4 @@ def pair_loss(embeddings: torch.Tensor, labels: torch.Tensor, margin: float = 0.
             terms.append((1 - hard_pos).mean() + hard_neg.mean())
     if not terms:
         return embeddings.sum() * 0.0
-    return torch.stack(terms).mean()
+    return torch.stack(terms).sum() / len(labels)
