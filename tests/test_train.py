@@ -121,3 +121,56 @@ def test_resume_points_are_written_at_most_every_checkpoint_seconds(tiny_split, 
     monkeypatch.setattr(train_module, "save_torch", recording_save)
     train_task(spec_for(folder, split, epochs=3, checkpoint_seconds=seconds), None, tmp_path / "m.pt", tmp_path / "ck")
     assert saved == saved_epochs  # never after the last epoch: the finished model is written instead
+
+
+@pytest.fixture(scope="module")
+def file_backed_split(tmp_path_factory):
+    """A few small JPEG files of differing sizes (the thesis path: read and
+    augmented per image by torchvision transforms in DataLoader workers)."""
+    import numpy as np
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("jpegs")
+    rng, rows = np.random.default_rng(0), []
+    for label in range(3):
+        for i in range(6):
+            h, w = 20 + 2 * i, 30 - i
+            pixels = (rng.random((h, w, 3)) * 255 * (label + 1) / 3).astype("uint8")
+            rel = Path(f"c{label}") / f"{i}.jpg"
+            (folder / rel).parent.mkdir(exist_ok=True)
+            Image.fromarray(pixels).save(folder / rel, quality=90)
+            rows.append({"path": str(rel), "label": label, "split": "train", "group": 0})
+    return folder, pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("killed_after", [1, 2])
+def test_file_backed_training_with_workers_resumes_exactly_and_ignores_the_worker_count(
+        file_backed_split, tmp_path, monkeypatch, killed_after):
+    folder, split = file_backed_split
+
+    def spec(workers):
+        return spec_for(folder, split, epochs=3, in_memory=False, workers=workers)
+
+    reference, serial = tmp_path / "reference.pt", tmp_path / "serial.pt"
+    train_task(spec(2), None, reference, tmp_path / "ck_ref")
+    train_task(spec(0), None, serial, tmp_path / "ck_serial")
+
+    real_save = train_module.save_torch
+
+    def save_then_die(obj, path):
+        real_save(obj, path)
+        if Path(path).name == "last.pt" and obj["epoch"] == killed_after:
+            raise KeyboardInterrupt("killed by the scheduler")
+
+    monkeypatch.setattr(train_module, "save_torch", save_then_die)
+    out = tmp_path / "resumed.pt"
+    with pytest.raises(KeyboardInterrupt):
+        train_task(spec(2), None, out, tmp_path / "ck")
+    monkeypatch.setattr(train_module, "save_torch", real_save)
+    history = train_task(spec(2), None, out, tmp_path / "ck")["history"]
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+
+    a = load_checkpoint(reference)["model"]
+    for other in (out, serial):  # resumed after a kill; 0 workers instead of 2
+        b = load_checkpoint(other)["model"]
+        assert all(torch.equal(a[k], b[k]) for k in a), other.name

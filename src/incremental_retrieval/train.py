@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from incremental_retrieval.data.loading import ImageSet, PKSampler
+from incremental_retrieval.data.loading import ImageSet, PKSampler, SeededBatches, SeededImages
 from incremental_retrieval.io import save_torch
 from incremental_retrieval.methods import TaskContext, build_method
 from incremental_retrieval.models import EmbeddingNet, freeze_batchnorm, load_checkpoint, model_from_checkpoint
@@ -213,9 +213,28 @@ def _monitor(model, data: ImageSet, device) -> float:
 
 
 def _batches(data: ImageSet, sampler: PKSampler, augment: torch.Generator, workers: int):
-    """A callable giving one epoch of (images, labels) batches."""
+    """A callable giving one epoch of (images, labels) batches.
+
+    Both paths draw their augmentation from `augment`, whose state the resume
+    checkpoint keeps, so a resumed epoch is augmented exactly as in an
+    uninterrupted run.  In-memory sets augment whole batches in this process.
+    File-backed sets are augmented per image by torchvision transforms in the
+    DataLoader workers; their RNG is not in the checkpoint, and a worker's
+    RNG stream depends on which worker reads an image and how many it read
+    before.  So every image gets its own seed, drawn here from `augment` in
+    batch order (a function of run seed, epoch and position in the epoch),
+    and the worker seeds torch's RNG with it just for that image
+    (`SeededImages`).  That is chosen over seeding per (seed, epoch, worker
+    id): the result then does not depend on the number of workers either
+    (0 or 8 give the same weights), and no epoch number has to reach the
+    persistent workers.
+    """
     if data.cache is not None:
         return lambda: (data.batch(indices, augment) for indices in sampler)
-    loader = torch.utils.data.DataLoader(data, batch_sampler=sampler, num_workers=workers,
-                                         pin_memory=torch.cuda.is_available(), persistent_workers=workers > 0)
+    # The DataLoader draws its workers' base seed from `generator` when the
+    # iterator is created (once: persistent workers); from torch's global RNG
+    # without one, which would shift that RNG by one draw in a resumed run.
+    loader = torch.utils.data.DataLoader(SeededImages(data), batch_sampler=SeededBatches(sampler, augment),
+                                         num_workers=workers, pin_memory=torch.cuda.is_available(),
+                                         persistent_workers=workers > 0, generator=torch.Generator().manual_seed(0))
     return lambda: iter(loader)

@@ -115,3 +115,50 @@ class PKSampler:
                 draws.append(pick)
         for b in range(len(self)):
             yield torch.cat(draws[b * self.p:(b + 1) * self.p])
+
+
+class SeededBatches:
+    """A batch sampler whose batches carry one augmentation seed per image.
+
+    Wraps a batch sampler (e.g. `PKSampler`) and yields `[(index, seed), ...]`.
+    The seeds are drawn in the main process, in batch order, from `generator`,
+    so the seed of every image is a function of the run's seed, the epoch and
+    the image's position in the epoch only: not of the number of DataLoader
+    workers, nor of which worker reads the image, nor of whether the job was
+    killed and resumed (the generator's state goes into the resume checkpoint).
+    """
+
+    def __init__(self, sampler, generator: torch.Generator):
+        self.sampler, self.generator = sampler, generator
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def __iter__(self):
+        for indices in self.sampler:
+            indices = torch.as_tensor(indices).tolist()
+            seeds = torch.randint(0, 2**62, (len(indices),), generator=self.generator).tolist()
+            yield list(zip(indices, seeds))
+
+
+class SeededImages(torch.utils.data.Dataset):
+    """Reads `images[index]` with torch's global RNG seeded by the item's seed.
+
+    Items are `(index, seed)` pairs from `SeededBatches`. torchvision's
+    transforms (RandomResizedCrop, RandomHorizontalFlip) draw from torch's
+    global RNG; seeding it per image makes the augmentation independent of
+    the worker and its history.  The caller's RNG state is restored after
+    each read (it matters with 0 workers, where reads run in the main process).
+    """
+
+    def __init__(self, images: ImageSet):
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, item):
+        index, seed = item
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return self.images[index]
