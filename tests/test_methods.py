@@ -5,10 +5,10 @@ from incremental_retrieval import losses
 import pytest
 import torch
 
-from incremental_retrieval.data.loading import ImageSet, PKSampler
+from incremental_retrieval.data.loading import ImageSet
 from incremental_retrieval.methods import METHODS, TaskContext, build_method
 from incremental_retrieval.methods.alasso import surrogate
-from incremental_retrieval.methods.ewc import fisher_diagonal
+from incremental_retrieval.methods.ewc import EWC, covering_batches, fisher_diagonal
 from incremental_retrieval.models import EmbeddingNet
 
 
@@ -40,7 +40,7 @@ class MemoryImages(ImageSet):
         self.train = False
 
 
-def make_context(method, n_old=3, n_new=2):
+def make_context(method, n_old=3, n_new=2, statistics_batch=None):
     torch.manual_seed(0)
     teacher = EmbeddingNet("small_convnet", 8, n_old).eval()
     student = copy.deepcopy(teacher)
@@ -50,10 +50,10 @@ def make_context(method, n_old=3, n_new=2):
         p.requires_grad_(False)
     path = {"integral": {n: torch.rand_like(p) for n, p in teacher.named_parameters()},
             "start": {n: p.detach() - 0.01 for n, p in teacher.named_parameters()}}
-    context = TaskContext(student=student, teacher=teacher, train_data=new_data,
-                          sampler_factory=lambda labels: PKSampler(labels, 2, 2), first_class=n_old, task=1,
-                          previous_train_data=lambda: old_data, previous_first_class=0, previous_path=path)
-    method.prepare(context)
+    context = TaskContext(student=student, teacher=teacher, train_data=new_data, first_class=n_old, task=1,
+                          previous_train_data=lambda: old_data, previous_first_class=0, previous_path=path,
+                          statistics_batch=statistics_batch or {"p": 2, "k": 2})
+    method.begin(context)
     return context
 
 
@@ -105,9 +105,9 @@ def test_ewc_fisher_is_mean_of_batch_scaled_squared_gradients():
     def loss_fn(embeddings, logits, labels):
         return losses.classification(logits, labels) + losses.triplet(embeddings, labels, 0.5)
 
-    fisher = fisher_diagonal(model, data, [torch.tensor([0, 1, 2, 3])], loss_fn)
+    fisher = fisher_diagonal(model.eval(), data, [torch.tensor([0, 1, 2, 3])], loss_fn)
     images, labels = data.batch(torch.arange(4))
-    model.zero_grad()
+    model.train().zero_grad()  # HAT: estimated in training mode
     emb, logits = model(images)
     (losses.classification(logits, labels) + losses.triplet(emb, labels, 0.5)).backward()
     assert torch.allclose(fisher["embedding.weight"], model.embedding.weight.grad ** 2, atol=1e-7)
@@ -132,3 +132,71 @@ def test_alasso_surrogate_overestimates_beyond_the_direction_moved():
 def test_feature_extraction_does_not_train_and_joint_restarts():
     assert METHODS["feature_extraction"].trains is False
     assert METHODS["joint"].from_pretrained is True
+
+
+def test_covering_batches_use_every_image_once_with_several_classes_each():
+    labels = torch.tensor([0] * 7 + [1] * 5 + [2] * 6 + [3] * 2)
+    batches = covering_batches(labels, p=3, k=3)
+    assert sorted(torch.cat(batches).tolist()) == list(range(len(labels)))
+    assert all(len(labels[b].unique()) >= 2 for b in batches)
+    assert covering_batches(labels, p=3, k=3)[0].tolist() == batches[0].tolist()  # fixed, no randomness
+
+
+def test_ewc_fisher_covers_the_whole_task_independent_of_the_next_protocols_batch():
+    # The shared base model's Fisher must be the same whatever incremental
+    # batch the protocol uses and whichever seed drew its batches: it sees
+    # every base training image once.
+    seen = []
+
+    class Counting(EWC):
+        def semantic_terms(self, embeddings, logits, labels, first_class):
+            seen.append(len(labels))
+            return super().semantic_terms(embeddings, logits, labels, first_class)
+
+    a = Counting()
+    context = make_context(a)
+    assert sum(seen) == len(context.previous_train_data().labels)
+    torch.manual_seed(123)
+    b = build_method("ewc")
+    make_context(b)
+    assert all(torch.equal(a.fisher[n], b.fisher[n]) for n in a.fisher)
+
+
+def train_one_step(method, context):
+    images, labels = context.train_data.batch(torch.arange(8))
+    optimizer = torch.optim.SGD(context.student.parameters(), lr=0.1)
+    terms = method.loss_terms(context, images, labels)
+    optimizer.zero_grad()
+    sum(terms.values()).backward()
+    method.before_step(context)
+    before = {n: p.detach().clone() for n, p in context.student.named_parameters()}
+    optimizer.step()
+    method.after_step(context)
+    return images, labels, before
+
+
+def test_alasso_path_integral_uses_the_gradient_without_its_own_penalty():
+    method = build_method("alasso")
+    context = make_context(method)
+    with torch.no_grad():  # away from the anchor, so the penalty has a gradient
+        for p in context.student.parameters():
+            p += 0.05
+    images, labels, before = train_one_step(method, context)
+    # The task loss alone (semantic terms), at the weights before the step
+    student = copy.deepcopy(context.student)
+    student.load_state_dict({**student.state_dict(), **before})
+    student.zero_grad()
+    emb, logits = student(images)
+    sum(method.semantic_terms(emb, logits, labels, context.first_class).values()).backward()
+    name = "embedding.weight"
+    moved = dict(context.student.named_parameters())[name].detach() - before[name]
+    expected = -dict(student.named_parameters())[name].grad * moved
+    assert method.path.integral[name].abs().sum() > 0
+    assert torch.allclose(method.path.integral[name], expected, atol=1e-7)
+
+
+def test_methods_keep_the_path_integral_only_where_needed():
+    assert build_method("alasso").records_path and not build_method("finetune").records_path
+    finetune = build_method("finetune")
+    make_context(finetune)
+    assert finetune.path is None and finetune.resume_state() == {"path": None}

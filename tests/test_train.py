@@ -174,3 +174,29 @@ def test_file_backed_training_with_workers_resumes_exactly_and_ignores_the_worke
     for other in (out, serial):  # resumed after a kill; 0 workers instead of 2
         b = load_checkpoint(other)["model"]
         assert all(torch.equal(a[k], b[k]) for k in a), other.name
+
+
+def test_teacher_normalises_like_the_student_at_a_tasks_first_step(tiny_split, tmp_path):
+    # Mini scale trains with BatchNorm in training mode: a teacher in eval
+    # mode would differ from the identical student (MMD 0.79 at step 0).
+    from incremental_retrieval import losses
+    from incremental_retrieval.models import model_from_checkpoint
+    from incremental_retrieval.models import freeze_batchnorm
+
+    folder, split = tiny_split
+    train_task(spec_for(folder, split, epochs=1), None, tmp_path / "base.pt", tmp_path / "ck")
+    checkpoint = load_checkpoint(tmp_path / "base.pt")
+    images = torch.rand(12, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    for freeze_bn in (False, True):
+        student = model_from_checkpoint(checkpoint).train()
+        if freeze_bn:
+            freeze_batchnorm(student)
+        teacher = train_module.frozen_teacher(checkpoint, torch.device("cpu"), batch_statistics=not freeze_bn)
+        running = {n: b.clone() for n, b in teacher.named_buffers() if "running" in n}
+        s_emb, _ = student(images)
+        t_emb, _ = teacher(images)
+        assert torch.equal(s_emb, t_emb)
+        assert float(losses.mmd(t_emb, s_emb.detach())) == pytest.approx(0.0, abs=1e-3)
+        assert all(torch.equal(b, running[n]) for n, b in teacher.named_buffers() if n in running)
+        assert not any(p.requires_grad for p in teacher.parameters())
+

@@ -103,7 +103,7 @@ def task_spec(config: dict, split, protocol: str, configuration: str, task: int,
         previous_rows=train[train["group"] == task - 1] if incremental else None,
         previous_first_class=sum(groups[: task - 1]) if incremental else 0, device=_device(config),
         monitor_rows=test[test["group"] == 0] if monitor else None, monitor_every=training["monitor_every"],
-        checkpoint_seconds=training["checkpoint_seconds"],
+        checkpoint_seconds=training["checkpoint_seconds"], statistics_batch=training["batch"],
     )
 
 

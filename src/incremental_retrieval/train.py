@@ -50,6 +50,7 @@ class TaskSpec:
     monitor_rows: object = None   # old-class test rows: mAP after every `monitor_every` epochs (Fig. 5.3c)
     monitor_every: int = 1
     checkpoint_seconds: float = 0  # resume point at most this often (0: every epoch); preemption loses less than this
+    statistics_batch: dict | None = None  # the scale's base P x K, for whole-set statistics (EWC Fisher); None: batch
 
 
 def initial_model(spec: TaskSpec, init: Path | None, from_pretrained: bool,
@@ -67,6 +68,23 @@ def initial_model(spec: TaskSpec, init: Path | None, from_pretrained: bool,
     model = model_from_checkpoint(previous)
     model.expand_classifier(spec.n_classes - model.n_classes)
     return model, previous
+
+
+def frozen_teacher(checkpoint: dict, device: torch.device, batch_statistics: bool) -> EmbeddingNet:
+    """The previous task's model, frozen.  Its BatchNorm layers normalise as
+    the student's do at the same step: with running statistics where the
+    scale freezes BatchNorm, else with the batch's own statistics (momentum 0:
+    the running ones stay as trained), so teacher and student give identical
+    outputs at a task's first step and the distillation terms start at 0."""
+    teacher = model_from_checkpoint(checkpoint).to(device).eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    if batch_statistics:
+        for module in teacher.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.train()
+                module.momentum = 0.0
+    return teacher
 
 
 def _optimizer(model: EmbeddingNet, schedule: dict) -> torch.optim.Optimizer:
@@ -87,35 +105,25 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
     method = build_method(spec.method, margin=spec.margin, metric_loss=spec.metric_loss, **spec.hparams)
     student, previous = initial_model(spec, init, spec.task == 0 or method.from_pretrained, device)
     student.to(device)
-    teacher = None
-    if previous is not None:
-        teacher = model_from_checkpoint(previous).to(device).eval()
-        for p in teacher.parameters():
-            p.requires_grad_(False)
+    teacher = None if previous is None else frozen_teacher(previous, device, batch_statistics=not spec.freeze_bn)
 
     data = ImageSet(spec.train_rows, spec.data_root, spec.image_size, train=True, in_memory=spec.in_memory)
 
-    def sampler_factory(labels):
-        return PKSampler(labels, spec.batch["p"], spec.batch["k"], spec.batch.get("rounds", 1), seed=spec.seed)
-
-    sampler = sampler_factory(data.labels)
+    sampler = PKSampler(data.labels, spec.batch["p"], spec.batch["k"], spec.batch.get("rounds", 1), seed=spec.seed)
 
     def previous_data():
         return ImageSet(spec.previous_rows, spec.data_root, spec.image_size, train=False, in_memory=spec.in_memory)
 
     context = TaskContext(
-        student=student, teacher=teacher, train_data=data, sampler_factory=sampler_factory,
+        student=student, teacher=teacher, train_data=data,
         first_class=spec.first_class, task=spec.task, state=(previous or {}).get("state", {}),
         previous_train_data=previous_data if spec.previous_rows is not None else None,
         previous_first_class=spec.previous_first_class,
-        previous_path=(previous or {}).get("path"), device=device,
+        previous_path=(previous or {}).get("path"), device=device, freeze_bn=spec.freeze_bn,
+        statistics_batch=spec.statistics_batch or spec.batch,
     )
-    method.prepare(context)
     optimizer = _optimizer(student, spec.schedule)
     augment = torch.Generator().manual_seed(spec.seed + 1)
-    record_path = spec.task == 0 or getattr(method, "records_path", False)
-    path = {"integral": {n: torch.zeros_like(p) for n, p in student.named_parameters()},
-            "start": {n: p.detach().clone() for n, p in student.named_parameters()}} if record_path else None
 
     history, start_epoch = [], 0
     resume = checkpoint_dir / "last.pt"
@@ -127,16 +135,15 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
         log.info("ignoring %s: it belongs to a different run configuration", resume)
         ckpt = None
     if ckpt is not None:
-        student.load_state_dict(ckpt["model"])
+        student.load_state_dict(ckpt["model"])  # before `begin`: its bookkeeping starts from these weights
         optimizer.load_state_dict(ckpt["optimizer"])
         sampler.generator.set_state(ckpt["sampler_rng"])
         augment.set_state(ckpt["augment_rng"])
         torch.set_rng_state(ckpt["torch_rng"])
         history, start_epoch = ckpt["history"], ckpt["epoch"]
-        if ckpt["path"] is not None:
-            path = {part: {n: t.to(device) for n, t in values.items()} for part, values in ckpt["path"].items()}
         log.info("resuming %s task %d at epoch %d from %s", spec.method, spec.task, start_epoch, resume)
 
+    method.begin(context, None if ckpt is None else ckpt["method"])
     loader = _batches(data, sampler, augment, spec.workers)
     monitor = None if spec.monitor_rows is None else \
         ImageSet(spec.monitor_rows, spec.data_root, spec.image_size, train=False, in_memory=spec.in_memory)
@@ -154,12 +161,8 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
             loss = sum(terms.values())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            before = {n: p.detach().clone() for n, p in student.named_parameters()} if path else None
+            method.before_step(context)
             optimizer.step()
-            if path:
-                for n, p in student.named_parameters():
-                    if p.grad is not None:
-                        path["integral"][n] -= p.grad.detach() * (p.detach() - before[n])
             method.after_step(context)
             for name, value in terms.items():
                 sums[name] = sums.get(name, 0.0) + value.item() * len(labels)
@@ -176,15 +179,16 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
         if not last_epoch and time.monotonic() - saved_at >= spec.checkpoint_seconds:
             save_torch({"model": student.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
                         "sampler_rng": sampler.generator.get_state(), "augment_rng": augment.get_state(),
-                        "torch_rng": torch.get_rng_state(), "path": path, "history": history,
+                        "torch_rng": torch.get_rng_state(), "method": method.resume_state(), "history": history,
                         "fingerprint": fingerprint}, resume)
             saved_at = time.monotonic()
 
     student.eval()
     state = method.finish(context)
     save_torch({"model": student.state_dict(), "backbone": spec.backbone, "embedding_dim": spec.embedding_dim,
-                "n_classes": spec.n_classes, "state": state, "path": path, "history": history,
-                "method": spec.method, "hparams": spec.hparams, "task": spec.task}, out)
+                "n_classes": spec.n_classes, "state": state, "history": history, "method": spec.method,
+                "hparams": spec.hparams, "task": spec.task,
+                "path": None if method.path is None else method.path.state()}, out)
     resume.unlink(missing_ok=True)  # finished: a forced rerun must train afresh
     return {"history": history}
 
@@ -196,7 +200,8 @@ def _fingerprint(spec: TaskSpec, init: Path | None) -> str:
 
     keys = {k: getattr(spec, k) for k in ("method", "hparams", "backbone", "embedding_dim", "image_size",
                                           "n_classes", "first_class", "task", "schedule", "batch", "seed",
-                                          "margin", "metric_loss", "freeze_bn")}
+                                          "margin", "metric_loss", "freeze_bn", "statistics_batch")}
+    keys["resume_format"] = 2  # checkpoints keep the method's own resume state
     keys["train_images"] = list(spec.train_rows["path"])
     keys["init_mtime"] = init.stat().st_mtime if init is not None and init.exists() else None
     return hashlib.sha256(json.dumps(keys, sort_keys=True, default=str).encode()).hexdigest()

@@ -1,8 +1,10 @@
 """ALASSO (Park et al., ICCV 2019): an asymmetric quadratic surrogate of the
 previous tasks' loss, overestimated on the side the parameter was moving to.
 
-Importance: the path integral omega = sum over steps of -g * dtheta (recorded
-by the trainer), turned at the end of a task into a signed importance
+Importance: the path integral omega = sum over steps of -g * dtheta, g the
+gradient of the task loss without the ALASSO penalty (as the authors' code;
+kept by `Method.path`, the shared base model's by its own task), turned at
+the end of a task into a signed importance
     |Omega_new| = max((omega - S'(theta_end)) / (dtheta^2 + xi), |Omega_old|)
     sign(Omega_new) = sign(theta_end - theta_star_old)
 with S' the old surrogate under the decoupled (a', eps') parameters.  Penalty
@@ -50,12 +52,27 @@ class ALASSO(Method):
             sign = torch.where(theta_end < start, -1.0, 1.0)
             self.omega[name] = sign * magnitude  # >= 0 magnitude: |Omega_old| >= 0 bounds it below
             self.anchor[name] = theta_end
-        self.pairs = [(p, self.anchor[n], self.omega[n]) for n, p, _ in
+        self.pairs = [(n, p, self.anchor[n], self.omega[n]) for n, p, _ in
                       paired_parameters(context.student, context.teacher)]
 
+    def penalty(self) -> torch.Tensor:
+        return self.c * sum(surrogate(p, anchor, omega, self.a, self.eps).sum() for _, p, anchor, omega in self.pairs)
+
     def extra_terms(self, context, images, labels, embeddings, logits):
-        return {"alasso": self.c * sum(surrogate(p, anchor, omega, self.a, self.eps).sum()
-                                       for p, anchor, omega in self.pairs)}
+        return {"alasso": self.penalty()}
+
+    def task_gradients(self, context):
+        """The total gradient minus the penalty's own: the path integral of
+        this task must not count the old surrogate a second time."""
+        gradients = super().task_gradients(context)
+        params = dict(context.student.named_parameters())
+        names = [n for n, *_ in self.pairs]
+        with torch.enable_grad():
+            own = torch.autograd.grad(self.penalty(), [params[n] for n in names], allow_unused=True)
+        for n, g in zip(names, own):
+            if g is not None and gradients.get(n) is not None:
+                gradients[n] = gradients[n] - g
+        return gradients
 
     def finish(self, context):
         return {**context.state, "alasso_omega": self.omega}

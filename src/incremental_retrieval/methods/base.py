@@ -1,11 +1,14 @@
 """The one interface every incremental method implements.
 
 The training loop (train.py) knows nothing about any method: it builds a
-TaskContext, calls `prepare` once, asks `loss_terms` for the named loss terms
-of every batch (their sum is optimised; each is logged, so an ablation is a
-weight set to 0 in config.yaml), calls `after_step` after every optimiser
-step, and stores what `finish` returns with the checkpoint, where the next
-task's `prepare` finds it in `context.state`.
+TaskContext, calls `begin` once (which calls `prepare`), asks `loss_terms` for
+the named loss terms of every batch (their sum is optimised; each is logged,
+so an ablation is a weight set to 0 in config.yaml), calls `before_step`
+between the backward pass and the optimiser step and `after_step` after it,
+keeps `resume_state` in its resume checkpoints, and stores what `finish`
+returns with the model, where the next task's `prepare` finds it in
+`context.state` (and the path integral, if one was kept, in
+`context.previous_path`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ class TaskContext:
     student: nn.Module                 # the model being trained (classifier already grown)
     teacher: nn.Module | None          # frozen copy of the previous task's model (None for base/joint)
     train_data: object                 # this task's ImageSet
-    sampler_factory: Callable          # labels -> fresh PKSampler with the configured P, K, rounds
     first_class: int                   # global id of the first class trained in this task
     task: int                          # 0 = base model, 1.. = incremental tasks
     state: dict = field(default_factory=dict)  # what earlier tasks' `finish` returned
@@ -39,6 +41,37 @@ class TaskContext:
     # parameters at its start, recorded by the trainer (ALASSO, SI).
     previous_path: dict | None = None
     device: torch.device = torch.device("cpu")
+    freeze_bn: bool = False            # BatchNorm kept in eval mode while training (thesis scale)
+    # The scale's base-task P x K: statistics over a whole training set (the
+    # EWC Fisher) use it, so they do not depend on a protocol's incremental batch.
+    statistics_batch: dict = field(default_factory=lambda: {"p": 8, "k": 6})
+
+
+class PathIntegral:
+    """Per parameter, the sum over optimiser steps of -g * dtheta (the path
+    integral of SI and ALASSO), g the gradient of the task's own loss, and
+    the parameters at the task's start."""
+
+    def __init__(self, model: nn.Module, state: dict | None = None):
+        if state is None:
+            state = {"integral": {n: torch.zeros_like(p) for n, p in model.named_parameters()},
+                     "start": {n: p.detach().clone() for n, p in model.named_parameters()}}
+        self.integral, self.start = state["integral"], state["start"]
+        self._before = {}
+
+    def before_step(self, model: nn.Module, gradients: dict) -> None:
+        self._before = {n: (gradients[n], p.detach().clone()) for n, p in model.named_parameters()
+                        if gradients.get(n) is not None}
+
+    def after_step(self, model: nn.Module) -> None:
+        for n, p in model.named_parameters():
+            if n in self._before:
+                g, before = self._before[n]
+                self.integral[n] -= g * (p.detach() - before)
+        self._before = {}
+
+    def state(self) -> dict:
+        return {"integral": self.integral, "start": self.start}
 
 
 class Method:
@@ -51,6 +84,8 @@ class Method:
     name = "base"
     trains = True            # feature extraction does not train at all
     from_pretrained = False  # joint training restarts from the pretrained trunk, with no teacher
+    records_path = False     # keep this task's path integral for the next task (ALASSO)
+    path: PathIntegral | None = None
 
     def __init__(self, margin: float = 0.5, metric_loss: str = "triplet", **hparams):
         self.margin, self.metric_loss = margin, metric_loss
@@ -65,6 +100,19 @@ class Method:
     def hyperparameters(cls) -> dict:
         """Names and defaults of the method's own hyper-parameters."""
         return {}
+
+    def begin(self, context: TaskContext, resume_state: dict | None = None) -> None:
+        """Called by the trainer once before the first step (and again on
+        resume, with what `resume_state` returned): the step bookkeeping every
+        method shares, then `prepare`."""
+        # The shared base model (task 0) keeps the path integral too: any
+        # method may start from it.
+        if context.task == 0 or self.records_path:
+            saved = (resume_state or {}).get("path")
+            if saved is not None:
+                saved = {part: {n: t.to(context.device) for n, t in values.items()} for part, values in saved.items()}
+            self.path = PathIntegral(context.student, saved)
+        self.prepare(context)
 
     def prepare(self, context: TaskContext) -> None:
         """Called once before the first step of the task (and again on resume)."""
@@ -93,8 +141,25 @@ class Method:
     def teacher_outputs(self, context: TaskContext, images: torch.Tensor):
         return context.teacher(images)
 
+    def task_gradients(self, context: TaskContext) -> dict:
+        """Per parameter, the gradient of the task's own loss, for the path
+        integral: by default the gradient of everything `loss_terms` returned."""
+        return {n: p.grad for n, p in context.student.named_parameters()}
+
+    def before_step(self, context: TaskContext) -> None:
+        """Called after the backward pass, before every optimiser step
+        (an override calls super())."""
+        if self.path is not None:
+            self.path.before_step(context.student, self.task_gradients(context))
+
     def after_step(self, context: TaskContext) -> None:
-        """Called after every optimiser step."""
+        """Called after every optimiser step (an override calls super())."""
+        if self.path is not None:
+            self.path.after_step(context.student)
+
+    def resume_state(self) -> dict:
+        """What a resumed job needs to continue this method's bookkeeping."""
+        return {"path": None if self.path is None else self.path.state()}
 
     def finish(self, context: TaskContext) -> dict:
         """State kept with the checkpoint for the next task (default: carry over)."""
