@@ -7,7 +7,6 @@ touches the network (the only sockets are on 127.0.0.1).
 from __future__ import annotations
 
 import io
-import pickle
 import socket
 import tarfile
 import threading
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.io
+from dataset_archives import CIFAR_NAMES, cars_files, cifar_tgz, cub_tgz, dogs_tars
 from PIL import Image
 
 from incremental_retrieval.data import datasets
@@ -24,21 +23,6 @@ from incremental_retrieval.data.archives import Archive, ArchiveError, extract, 
 from incremental_retrieval.data.datasets import MANIFEST_COLUMNS, prepare, read_manifest
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _jpeg(path: Path, seed: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pixels = np.random.default_rng(seed).integers(0, 256, size=(8, 8, 3), dtype=np.uint8)
-    Image.fromarray(pixels).save(path, format="JPEG")
-
-
-def _tar(archive: Path, root: Path, members: list[str], mode: str = "w:gz") -> Path:
-    """Pack `root/<member>` for each member (files or folders) into `archive`."""
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(archive, mode) as tar:
-        for member in members:
-            tar.add(root / member, arcname=member)
-    return archive
 
 
 def _serve(monkeypatch, kind: str, files: list[Path]) -> list[Archive]:
@@ -71,45 +55,9 @@ def _check_manifest(frame: pd.DataFrame, expected: list[dict], folder: Path) -> 
 
 # --------------------------------------------------------------------------- CUB-200-2011
 
-CUB_CLASSES = ["001.Black_footed_Albatross", "002.Laysan_Albatross", "003.Sooty_Albatross"]
-
-
-def _cub_tgz(server: Path, extra_member: tarfile.TarInfo | None = None) -> tuple[Path, list[dict]]:
-    """CUB_200_2011.tgz: 3 classes x 5 images; ids 1..15, split from train_test_split.txt."""
-    stage = server / "cub_stage"
-    root = stage / "CUB_200_2011"
-    images, labels, splits, expected = [], [], [], []
-    image_id = 0
-    for class_id, name in enumerate(CUB_CLASSES, start=1):
-        for k in range(5):
-            image_id += 1
-            rel = f"{name}/{name.split('.', 1)[1]}_{k:04d}_{image_id}.jpg"
-            _jpeg(root / "images" / rel, image_id)
-            is_train = int((image_id * 7) % 3 == 0)  # irregular official split
-            images.append(f"{image_id} {rel}")
-            labels.append(f"{image_id} {class_id}")
-            splits.append(f"{image_id} {is_train}")
-            expected.append({"path": f"CUB_200_2011/images/{rel}", "class_id": class_id,
-                             "class_name": name, "split": "train" if is_train else "test"})
-    # files listed out of id order: the manifest must follow the numeric id (10 after 9, not after 1)
-    (root / "images.txt").write_text("\n".join(reversed(images)) + "\n")
-    (root / "image_class_labels.txt").write_text("\n".join(labels) + "\n")
-    (root / "train_test_split.txt").write_text("\n".join(splits[::2] + splits[1::2]) + "\n")
-    (root / "classes.txt").write_text("".join(f"{i} {n}\n" for i, n in enumerate(CUB_CLASSES, 1)))
-    (stage / "attributes.txt").write_text("1 has_bill_shape::curved\n")  # the real tgz has it at top level
-    archive = _tar(server / "CUB_200_2011.tgz", stage, ["CUB_200_2011", "attributes.txt"])
-    if extra_member is not None:
-        with tarfile.open(archive, "r:gz") as src:
-            members = [(m, src.extractfile(m).read() if m.isfile() else None) for m in src.getmembers()]
-        with tarfile.open(archive, "w:gz") as out:
-            for m, data in members:
-                out.addfile(m, io.BytesIO(data) if data is not None else None)
-            out.addfile(extra_member, io.BytesIO(b"x" * extra_member.size) if extra_member.isfile() else None)
-    return archive, expected
-
 
 def test_cub_manifest_from_official_files(tmp_path, monkeypatch):
-    archive, expected = _cub_tgz(tmp_path / "server")
+    archive, expected = cub_tgz(tmp_path / "server")
     _serve(monkeypatch, "cub", [archive])
     folder = tmp_path / "data" / "cub"
 
@@ -123,7 +71,7 @@ def test_cub_manifest_from_official_files(tmp_path, monkeypatch):
 
 
 def test_cub_existing_good_archive_is_used_without_download(tmp_path, monkeypatch):
-    archive, expected = _cub_tgz(tmp_path / "server")
+    archive, expected = cub_tgz(tmp_path / "server")
     folder = tmp_path / "data" / "cub"
     folder.mkdir(parents=True)
     (folder / archive.name).write_bytes(archive.read_bytes())
@@ -135,48 +83,9 @@ def test_cub_existing_good_archive_is_used_without_download(tmp_path, monkeypatc
 
 # --------------------------------------------------------------------------- Stanford Dogs
 
-DOG_CLASSES = [("n02085620", "Chihuahua"), ("n02085782", "Japanese_spaniel"), ("n02086240", "Shih-Tzu")]
-
-
-def _cell(strings: list[str]) -> np.ndarray:
-    cell = np.empty((len(strings), 1), dtype=object)
-    for i, s in enumerate(strings):
-        cell[i, 0] = s
-    return cell
-
-
-def _dogs_mat(path: Path, entries: list[tuple[str, int]]) -> None:
-    files = [f for f, _ in entries]
-    scipy.io.savemat(path, {
-        "file_list": _cell(files),
-        "annotation_list": _cell([f.rsplit(".", 1)[0] for f in files]),
-        "labels": np.array([[label] for _, label in entries], dtype=np.uint8),
-    })
-
-
-def _dogs_tars(server: Path) -> tuple[list[Path], list[dict]]:
-    stage = server / "dogs_stage"
-    train, test, expected = [], [], []
-    for class_id, (wnid, name) in enumerate(DOG_CLASSES, start=1):
-        n_images = 3 + class_id  # unbalanced like the real test set
-        for k in range(1, n_images + 1):
-            rel = f"{wnid}-{name}/{wnid}_{k}.jpg"
-            _jpeg(stage / "Images" / rel, class_id * 100 + k)
-            split = "train" if k <= 2 else "test"
-            (train if split == "train" else test).append((rel, class_id))
-            expected.append({"path": f"Images/{rel}", "class_id": class_id, "class_name": name, "split": split})
-    lists = stage / "lists"
-    lists.mkdir()
-    _dogs_mat(lists / "train_list.mat", train[::-1])  # order in the .mat must not matter
-    _dogs_mat(lists / "test_list.mat", test)
-    _dogs_mat(lists / "file_list.mat", train + test)
-    images_tar = _tar(server / "images.tar", stage, ["Images"], mode="w")
-    lists_tar = _tar(server / "lists.tar", lists, ["file_list.mat", "train_list.mat", "test_list.mat"], mode="w")
-    return [images_tar, lists_tar], expected
-
 
 def test_dogs_manifest_from_official_lists(tmp_path, monkeypatch):
-    files, expected = _dogs_tars(tmp_path / "server")
+    files, expected = dogs_tars(tmp_path / "server")
     _serve(monkeypatch, "dogs", files)
     folder = tmp_path / "data" / "dogs"
 
@@ -191,50 +100,10 @@ def test_dogs_manifest_from_official_lists(tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------- Stanford Cars
 
-CAR_CLASSES = ["AM General Hummer SUV 2000", "Acura RL Sedan 2012", "Acura TL Sedan 2012"]
-ANNO_DTYPE = [("bbox_x1", "O"), ("bbox_y1", "O"), ("bbox_x2", "O"), ("bbox_y2", "O"),
-              ("class", "O"), ("fname", "O")]
-
-
-def _cars_annos(path: Path, entries: list[tuple[str, int]]) -> None:
-    annos = np.zeros((1, len(entries)), dtype=ANNO_DTYPE)
-    for i, (fname, label) in enumerate(entries):
-        annos[0, i] = (np.uint8(1), np.uint8(1), np.uint8(7), np.uint8(7), np.uint8(label), fname)
-    scipy.io.savemat(path, {"annotations": annos})
-
-
-def _cars_files(server: Path, n_test: int) -> tuple[list[Path], list[dict]]:
-    stage = server / "cars_stage"
-    (stage / "devkit").mkdir(parents=True)
-    names = np.empty((1, len(CAR_CLASSES)), dtype=object)
-    names[0, :] = CAR_CLASSES
-    scipy.io.savemat(stage / "devkit" / "cars_meta.mat", {"class_names": names})
-    train_labels = [3, 1, 2, 1, 3, 2]
-    test_labels = [2, 3, 1][:n_test]
-    expected = []
-    for split, labels, images in (("train", train_labels, "cars_train"), ("test", test_labels, "cars_test")):
-        entries = []
-        for i, label in enumerate(labels, start=1):
-            fname = f"{i:05d}.jpg"
-            _jpeg(stage / images / fname, (split == "test") * 100 + i)
-            entries.append((fname, label))
-            expected.append({"path": f"{images}/{fname}", "class_id": label,
-                             "class_name": CAR_CLASSES[label - 1], "split": split})
-        annos = stage / "devkit" / "cars_train_annos.mat" if split == "train" else \
-            server / "cars_test_annos_withlabels.mat"
-        _cars_annos(annos, entries)
-    (stage / "devkit" / "README.txt").write_text("devkit\n")
-    files = [_tar(server / "car_devkit.tgz", stage, ["devkit"]),
-             _tar(server / "cars_train.tgz", stage, ["cars_train"]),
-             _tar(server / "cars_test.tgz", stage, ["cars_test"]),
-             server / "cars_test_annos_withlabels.mat"]
-    expected.sort(key=lambda r: (r["class_id"], r["split"] != "train", r["path"]))
-    return files, expected
-
 
 @pytest.mark.parametrize("n_test", [3, 1])  # 1: a single record squeezes to a 0-d struct
 def test_cars_manifest_from_devkit(tmp_path, monkeypatch, n_test):
-    files, expected = _cars_files(tmp_path / "server", n_test)
+    files, expected = cars_files(tmp_path / "server", n_test)
     _serve(monkeypatch, "cars", files)
     folder = tmp_path / "data" / "cars"
 
@@ -249,36 +118,9 @@ def test_cars_manifest_from_devkit(tmp_path, monkeypatch, n_test):
 
 # --------------------------------------------------------------------------- CIFAR-100
 
-CIFAR_NAMES = ["apple", "aquarium_fish", "baby", "bear", "beaver"]
-
-
-def _cifar_image(i: int) -> np.ndarray:
-    """A 32x32 RGB image whose channels and layout are all distinguishable."""
-    y, x = np.mgrid[0:32, 0:32]
-    return np.stack([(y * 8 + i) % 256, (x * 8 + 2 * i) % 256, (x + y + 50 * i) % 256], axis=-1).astype(np.uint8)
-
-
-def _cifar_tgz(server: Path) -> tuple[Path, dict]:
-    root = server / "cifar_stage" / "cifar-100-python"
-    root.mkdir(parents=True)
-    labels = {"train": [3, 0, 4, 0, 2], "test": [1, 4, 0]}
-    images = {}
-    for split, fine in labels.items():
-        imgs = [_cifar_image(i + (100 if split == "test" else 0)) for i in range(len(fine))]
-        images[split] = imgs
-        batch = {"filenames": [f"img_{split}_{i}.png" for i in range(len(fine))],
-                 "batch_label": f"{split} batch", "fine_labels": fine, "coarse_labels": [0] * len(fine),
-                 # the official row layout: 1024 red, then 1024 green, then 1024 blue values
-                 "data": np.stack([im.transpose(2, 0, 1).reshape(-1) for im in imgs]).astype(np.uint8)}
-        (root / split).write_bytes(pickle.dumps(batch, protocol=2))
-    (root / "meta").write_bytes(pickle.dumps({"fine_label_names": CIFAR_NAMES,
-                                              "coarse_label_names": ["c0"]}, protocol=2))
-    return _tar(server / "cifar-100-python.tar.gz", root.parent, ["cifar-100-python"]), \
-        {"labels": labels, "images": images}
-
 
 def test_cifar100_writes_pngs_with_one_based_ids(tmp_path, monkeypatch):
-    archive, truth = _cifar_tgz(tmp_path / "server")
+    archive, truth = cifar_tgz(tmp_path / "server")
     _serve(monkeypatch, "cifar100", [archive])
     folder = tmp_path / "data" / "cifar100"
 
@@ -301,7 +143,7 @@ def test_cifar100_writes_pngs_with_one_based_ids(tmp_path, monkeypatch):
 
 def test_cifar100_killed_png_write_leaves_no_truncated_file(tmp_path, monkeypatch):
     """A re-run skips PNGs that exist, so a write interrupted midway must leave nothing behind."""
-    archive, truth = _cifar_tgz(tmp_path / "server")
+    archive, truth = cifar_tgz(tmp_path / "server")
     _serve(monkeypatch, "cifar100", [archive])
     folder = tmp_path / "data" / "cifar100"
     real_save = Image.Image.save
@@ -333,7 +175,7 @@ def test_cifar100_killed_png_write_leaves_no_truncated_file(tmp_path, monkeypatc
 
 
 def test_corrupt_archive_is_moved_aside_and_never_extracted(tmp_path, monkeypatch):
-    archive, expected = _cub_tgz(tmp_path / "server")
+    archive, expected = cub_tgz(tmp_path / "server")
     good_md5 = md5sum(archive)
     _serve(monkeypatch, "cub", [archive])
     folder = tmp_path / "data" / "cub"
@@ -377,7 +219,7 @@ def test_download_failure_is_one_error_with_manual_hint(tmp_path, monkeypatch):
 
 
 def test_served_file_with_wrong_md5_is_not_kept(tmp_path, monkeypatch):
-    archive, expected = _cub_tgz(tmp_path / "server")
+    archive, expected = cub_tgz(tmp_path / "server")
     impostor = tmp_path / "server" / "impostor" / archive.name
     impostor.parent.mkdir()
     impostor.write_bytes(b"not the release")
@@ -425,7 +267,7 @@ def truncated_http():
 
 
 def test_dropped_connection_is_an_archive_error_and_next_url_is_tried(tmp_path, monkeypatch, truncated_http):
-    archive, expected = _cub_tgz(tmp_path / "server")
+    archive, expected = cub_tgz(tmp_path / "server")
     folder = tmp_path / "data" / "cub"
     monkeypatch.setitem(datasets.ARCHIVES, "cub", [Archive(archive.name, (truncated_http,), md5sum(archive))])
     with pytest.raises(ArchiveError) as err:
@@ -442,7 +284,7 @@ def test_dropped_connection_is_an_archive_error_and_next_url_is_tried(tmp_path, 
 
 
 def test_extraction_runs_once(tmp_path, monkeypatch):
-    archive, expected = _cub_tgz(tmp_path / "server")
+    archive, expected = cub_tgz(tmp_path / "server")
     _serve(monkeypatch, "cub", [archive])
     folder = tmp_path / "data" / "cub"
     prepare("cub", {}, folder)
@@ -508,7 +350,7 @@ def test_absolute_member_path_stays_inside_destination(tmp_path):
 
 
 def test_prepare_refuses_archive_with_escaping_member(tmp_path, monkeypatch):
-    archive, _ = _cub_tgz(tmp_path / "server", extra_member=_member("../escape.txt"))
+    archive, _ = cub_tgz(tmp_path / "server", extra_member=_member("../escape.txt"))
     _serve(monkeypatch, "cub", [archive])
     folder = tmp_path / "data" / "cub"
 
