@@ -70,7 +70,8 @@ def cmd_pretrain(args):
     block = cfg.scale_block(config)
     pre = block["pretraining"]
     if "weights" in pre:
-        fetch_imagenet_weights(block["backbone"], Path(args.out))
+        fetch_imagenet_weights(block["backbone"], Path(args.out), pre.get("weights_file"),
+                               key=f"scales.{config['scale']}.pretraining.weights_file")
         return
     manifest = read_manifest(Path(args.manifest))
     manifest["label"] = manifest["class_id"] - manifest["class_id"].min()

@@ -91,6 +91,14 @@ def _check_references(config: dict) -> None:
                 raise ConfigError(f"config key {where}.method: an override changes hyper-parameters, not the "
                                   f"method; add a configuration of its own instead")
             check_hyperparameters(where, config["configurations"][cid]["method"], set(params))
+        for name, dataset in scale["datasets"].items():
+            if dataset.get("archives"):
+                from incremental_retrieval.data.datasets import archives_for
+
+                try:
+                    archives_for(dataset["kind"], dataset)
+                except ValueError as e:
+                    raise ConfigError(f"config key scales.{scale_name}.datasets.{name}.archives: {e}") from None
         pre = scale["pretraining"]
         if "weights" not in pre and "dataset" not in pre:
             raise ConfigError(f"config key scales.{scale_name}.pretraining: give `weights: imagenet` or a "

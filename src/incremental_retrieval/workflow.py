@@ -32,6 +32,11 @@ def fragment(config: dict, step: str, **keys) -> str:
     block = scale_block(config)
     if step == "dataset":
         part = dict(block["datasets"][keys["dataset"]])
+        # an archive's md5 fixes what is extracted; where it is fetched from (or a
+        # mirror of the official file, no md5 given) changes nothing
+        md5s = {name: source["md5"] for name, source in part.pop("archives", {}).items() if "md5" in source}
+        if md5s:
+            part["archives"] = md5s
         if part["kind"] == "synthetic":  # regenerate the images when the generator's code changes
             from incremental_retrieval.data import synthetic
 

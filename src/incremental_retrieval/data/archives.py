@@ -79,10 +79,13 @@ def _verify(archive: Archive, path: Path) -> None:
                            f"expected release; moved it to {aside}. " + _manual_hint(archive, path))
 
 
-def extract(path: Path, into: Path) -> Path:
-    """Extract a tar archive once; a marker file records a completed extraction."""
+def extract(path: Path, into: Path, md5: str | None = None) -> Path:
+    """Extract a tar archive once; a marker file records a completed extraction
+    and the archive's md5.  Given the archive's (verified) `md5`, a marker of
+    another archive of that name (say, a re-packed one replacing the official
+    release) does not count: that archive is extracted again."""
     marker = into / f".{path.name}.extracted"
-    if marker.exists():
+    if marker.exists() and (md5 is None or marker.read_text().strip() == md5):
         return into
     into.mkdir(parents=True, exist_ok=True)
     try:
@@ -90,5 +93,5 @@ def extract(path: Path, into: Path) -> Path:
             tar.extractall(into, filter="data")  # refuses absolute paths and links out of `into`
     except tarfile.TarError as e:
         raise ArchiveError(f"{path} is not a readable tar archive ({e}); delete it and fetch it again") from e
-    marker.write_text(md5sum(path) + "\n")
+    marker.write_text((md5 or md5sum(path)) + "\n")
     return into

@@ -50,6 +50,28 @@ ARCHIVES = {
 }
 
 
+def archives_for(kind: str, spec: dict) -> list[Archive]:
+    """The archives of a dataset kind, with the dataset entry's `archives`
+    (file name -> {url, md5}) replacing the official source of those files: a
+    local mirror (`file://` URL or a plain path) or a re-packed archive (its own
+    md5; without one the official md5 is expected)."""
+    official = ARCHIVES.get(kind, [])
+    overrides = spec.get("archives") or {}
+    unknown = sorted(set(overrides) - {a.filename for a in official})
+    if unknown:
+        raise ValueError(f"{unknown} not among the archives of a {kind} dataset: "
+                         f"{[a.filename for a in official] or 'it has none'}")
+    return [Archive(a.filename, (_as_url(overrides[a.filename]["url"]),), overrides[a.filename].get("md5", a.md5))
+            if a.filename in overrides else a for a in official]
+
+
+def _as_url(location: str) -> str:
+    """A URL as given; a plain path (absolute, or relative to the working directory) as a file:// URL."""
+    if "://" in location:
+        return location
+    return Path(location).expanduser().resolve().as_uri()
+
+
 def write_manifest(rows: list[dict] | pd.DataFrame, path: Path) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
     frame["split"] = frame["split"].fillna("")
@@ -111,7 +133,8 @@ def build_synthetic(spec: dict, folder: Path) -> list[dict]:
 
 
 def build_cub(spec: dict, folder: Path) -> list[dict]:
-    root = extract(fetch(ARCHIVES["cub"][0], folder), folder) / "CUB_200_2011"
+    archive = archives_for("cub", spec)[0]
+    root = extract(fetch(archive, folder), folder, archive.md5) / "CUB_200_2011"
 
     def table(name):
         return dict(line.split(" ", 1) for line in (root / name).read_text().splitlines() if line.strip())
@@ -130,9 +153,10 @@ def _loadmat(path: Path) -> dict:
 
 
 def build_dogs(spec: dict, folder: Path) -> list[dict]:
-    images_tar, lists_tar = (fetch(a, folder) for a in ARCHIVES["dogs"])
-    extract(images_tar, folder)
-    extract(lists_tar, folder / "lists")
+    images, lists = archives_for("dogs", spec)
+    images_tar, lists_tar = fetch(images, folder), fetch(lists, folder)  # both before the long extraction
+    extract(images_tar, folder, images.md5)
+    extract(lists_tar, folder / "lists", lists.md5)
     rows = []
     for split in ("train", "test"):
         mat = _loadmat(folder / "lists" / f"{split}_list.mat")
@@ -144,9 +168,10 @@ def build_dogs(spec: dict, folder: Path) -> list[dict]:
 
 
 def build_cars(spec: dict, folder: Path) -> list[dict]:
-    devkit, train_tgz, test_tgz, test_annos = (fetch(a, folder) for a in ARCHIVES["cars"])
-    for tgz in (devkit, train_tgz, test_tgz):
-        extract(tgz, folder)
+    archives = archives_for("cars", spec)
+    devkit, train_tgz, test_tgz, test_annos = (fetch(a, folder) for a in archives)
+    for tgz, archive in zip((devkit, train_tgz, test_tgz), archives):
+        extract(tgz, folder, archive.md5)
     names = [str(n) for n in np.atleast_1d(_loadmat(folder / "devkit" / "cars_meta.mat")["class_names"])]
     rows = []
     for split, annos, images in (("train", folder / "devkit" / "cars_train_annos.mat", "cars_train"),
@@ -161,7 +186,8 @@ def build_cars(spec: dict, folder: Path) -> list[dict]:
 def build_cifar100(spec: dict, folder: Path) -> list[dict]:
     """CIFAR-100 is pickled arrays: write each image to a PNG so that it is
     read like every other dataset."""
-    root = extract(fetch(ARCHIVES["cifar100"][0], folder), folder) / "cifar-100-python"
+    archive = archives_for("cifar100", spec)[0]
+    root = extract(fetch(archive, folder), folder, archive.md5) / "cifar-100-python"
     with open(root / "meta", "rb") as f:
         names = pickle.load(f, encoding="latin1")["fine_label_names"]
     rows = []

@@ -4,6 +4,8 @@ trunk "pretrained" here on a disjoint synthetic domain (mini scale)."""
 from __future__ import annotations
 
 import logging
+import re
+import shutil
 import time
 import urllib.error
 from pathlib import Path
@@ -28,19 +30,54 @@ def weights_filename(backbone: str) -> str:
     return url.rsplit("/", 1)[1]
 
 
-def fetch_imagenet_weights(backbone: str, dest: Path) -> Path:
-    """Download the backbone's ImageNet weights to `dest` (checked by the
-    sha256 prefix in the file name where the publisher uses that convention)."""
+def _hash_prefix(backbone: str, path: Path) -> str | None:
+    """The sha256 prefix a weights file's name carries (`googlenet-1378be20.pth`:
+    torchvision's convention, checked by torch.hub too); None where the
+    publisher's names carry none we can check (the BN-Inception file)."""
+    match = re.fullmatch(r".+-([0-9a-f]{8,64})", path.stem)
+    return match.group(1) if backbone == "googlenet" and match else None
+
+
+def fetch_imagenet_weights(backbone: str, dest: Path, weights_file: str | Path | None = None,
+                           key: str = "pretraining.weights_file") -> Path:
+    """Put the backbone's ImageNet weights at `dest`: copied from `weights_file`
+    (a file already on disk, for machines without network; `key` names the
+    config key in errors) or downloaded from the publisher's URL.  Either way
+    the file is checked by the sha256 prefix its name carries where the
+    publisher uses that convention."""
+    if weights_file is not None:
+        return place_weights_file(backbone, Path(weights_file).expanduser(), dest, key)
     url = get_backbone(backbone).weights_url
     if dest.exists():
         return dest
-    hash_prefix = dest.stem.rsplit("-", 1)[-1] if backbone == "googlenet" else None
+    hash_prefix = _hash_prefix(backbone, dest)
     try:
         with atomic_path(dest) as tmp:
             torch.hub.download_url_to_file(url, str(tmp), hash_prefix=hash_prefix, progress=False)
     except (urllib.error.URLError, OSError, RuntimeError) as e:
         raise WeightsError(f"could not download the {backbone} ImageNet weights from {url} ({e}); "
                            f"download the file on a machine with network access and put it at {dest}") from e
+    return dest
+
+
+def place_weights_file(backbone: str, source: Path, dest: Path, key: str) -> Path:
+    """Copy a weights file already on disk to `dest` atomically (a killed copy
+    leaves nothing at `dest`), after checking the sha256 prefix of its name."""
+    if not source.is_file():
+        raise WeightsError(f"config key {key}: {source} does not exist or is not a file; give the path of the "
+                           f"{backbone} ImageNet weights (published at {get_backbone(backbone).weights_url}) "
+                           f"or remove the key to download them")
+    prefix = _hash_prefix(backbone, source)
+    with atomic_path(dest) as tmp:
+        shutil.copyfile(source, tmp)
+        if prefix is not None:
+            from incremental_retrieval.data.archives import file_digest
+
+            got = file_digest(tmp, "sha256")
+            if not got.startswith(prefix):
+                raise WeightsError(f"config key {key}: {source} has sha256 {got}, but its name says it starts "
+                                   f"with {prefix}; the file is corrupt or not the one its name promises")
+    log.info("%s weights: copied %s to %s", backbone, source, dest)
     return dest
 
 
