@@ -85,3 +85,37 @@ def test_overrides_are_checked_like_configurations():
     config["scales"]["mini"]["overrides"] = {"l2": {"method": "ewc"}}
     with pytest.raises(cfg.ConfigError, match=r"overrides\.l2\.method"):
         cfg.validate(config)
+
+
+@pytest.mark.parametrize("where", ["configurations", "override"])
+def test_hyperparameter_of_the_wrong_type_is_named(where):
+    config = shipped()
+    if where == "configurations":
+        config["configurations"]["mmd"]["alpha"] = "high"
+        key = "configurations.mmd.alpha"
+    else:
+        config["scales"]["mini"]["overrides"]["l2"] = {"weight": "strong"}
+        key = "scales.mini.overrides.l2.weight"
+    with pytest.raises(cfg.ConfigError, match=rf"{key}: '(high|strong)' is not a number"):
+        cfg.validate(config)
+
+
+def test_integer_and_number_hyperparameters():
+    config = shipped()
+    config["configurations"]["mmd"].update(alpha=1, n_kernels=3)  # an integer is a number
+    cfg.validate(config)
+    config["configurations"]["mmd"]["n_kernels"] = 2.5
+    with pytest.raises(cfg.ConfigError, match="n_kernels: 2.5 is not an integer"):
+        cfg.validate(config)
+
+
+def test_seeds_from_the_command_line_are_integers():
+    config = shipped()
+    # snakemake --config seeds=[0,1,2] passes the items as strings
+    config["seeds"] = ["0", "1", "2"]
+    assert cfg.validate(config)["seeds"] == [0, 1, 2]
+    config["seeds"] = "3"
+    assert cfg.validate(config)["seeds"] == [3]
+    config["seeds"] = ["one"]
+    with pytest.raises(cfg.ConfigError, match="seeds"):
+        cfg.validate(config)

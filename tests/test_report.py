@@ -117,11 +117,15 @@ def test_torch_device_name_is_cpu_or_a_cuda_device():
 
 def test_claims_and_figures_are_inlined(config, tmp_path):
     claims = tmp_path / "claims.csv"
-    pd.DataFrame({"claim": ["Joint is an upper bound"], "table": ["table_5_2"], "holds": ["holds"],
-                  "numbers": ["joint 60"], "thesis": ["holds"], "thesis_numbers": ["joint 77"],
-                  "id": ["joint"]}).to_csv(claims, index=False)
+    pd.DataFrame({"id": ["joint"], "chapter": [5], "table": ["table_5_2"], "claim": ["Joint is an upper bound"],
+                  "verdict": ["inconclusive"], "seeds_holding": ["1/2"], "margin": [0.5], "margin_seed_0": [2.0],
+                  "margin_seed_1": [-1.0], "numbers": ["joint 60"], "thesis": ["holds"],
+                  "thesis_numbers": ["joint 77"]}).to_csv(claims, index=False)
     figure = tmp_path / "figure_5_3_pr.png"
     figure.write_bytes(b"\x89PNG fake")
     page = build(config, tmp_path, {"table_5_2": ONE_STEP}, figures=[figure], claims=claims)
     assert "Joint is an upper bound" in page and "<h2 id='claims'>" in page
+    # the verdicts open the report: counts per chapter, then the claims, before any table
+    assert page.index("<h2 id='claims'>") < page.index("<h2 id='table_5_2'>")
+    assert "Chapter 5" in page and "inconclusive" in page and "margin_seed_1" in page
     assert page.count("data:image/png;base64,") == 1

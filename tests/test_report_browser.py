@@ -57,9 +57,10 @@ def make_report(tmp_path: Path) -> Path:
                   "reproduced": [50.0, 43.3], "thesis": [48.0, 43.3], "reproduced_std": [None, None],
                   "seeds": [1, 1]}).to_csv(tables / "table_5_6.csv", index=False)
     claims = tmp_path / "reports" / "claims.csv"
-    pd.DataFrame({"claim": ["Joint is an upper bound"], "table": ["table_5_2"], "holds": ["holds"],
-                  "numbers": ["joint 60"], "thesis": ["holds"], "thesis_numbers": ["joint 77"],
-                  "id": ["joint"]}).to_csv(claims, index=False)
+    pd.DataFrame({"id": ["joint"], "chapter": [5], "table": ["table_5_2"], "claim": ["Joint is an upper bound"],
+                  "verdict": ["inconclusive"], "seeds_holding": ["1/2"], "margin": [0.5], "margin_seed_0": [2.0],
+                  "margin_seed_1": [-1.0], "numbers": ["joint 60"], "thesis": ["holds"],
+                  "thesis_numbers": ["joint 77"]}).to_csv(claims, index=False)
     figures = [make_figure(tmp_path / "figure_5_3_pr.png"), make_figure(tmp_path / "figure_5_3_map.png")]
     out = tmp_path / "reports" / "index.html"
     build_report(cfg.load(ROOT / "config.yaml"), sorted(tables.glob("*.csv")), figures, claims, out,

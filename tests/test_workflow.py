@@ -50,7 +50,8 @@ def test_main_target_builds_tables_figures_claims_and_report(finished):
     assert stats.images.sum() > 0 and set(stats.thesis_images.dropna()) <= {6000, 4651, 3929, 3504, 3544, 2360, 2380}
 
     claims = pd.read_csv(finished / "reports" / "claims.csv", keep_default_na=False)
-    assert set(claims.holds) <= {"holds", "fails", "n/a"}
+    assert set(claims.verdict) <= {"holds (1 seed)", "fails (1 seed)", "n/a"}  # one seed: it says so
+    assert claims.margin_seed_0.notna().any()
     assert "ours_keeps_most_cub" in set(claims.id)
     # the claims file encodes the thesis correctly: every claim it can check holds on the thesis's numbers
     assert set(claims[claims.thesis != "n/a"].thesis) == {"holds"}
@@ -110,6 +111,15 @@ def test_one_table_target_needs_only_its_own_runs(tmp_path):
     out = run.stdout + run.stderr
     assert "cub_onestep" in out and "cub_25" in out
     assert "dogs_onestep" not in out and "cub_multistep" not in out
+
+
+def test_three_seeds_from_the_command_line_as_the_readme_says(tmp_path):
+    cwd = project(tmp_path, tiny_config())
+    # --config last: it takes every word after it
+    run = snakemake(cwd, "-n", "reports/tables/table_5_2.md", "--config", "seeds=[0,1,2]")
+    assert run.returncode == 0, (run.stdout + run.stderr)[-2000:]
+    out = run.stdout + run.stderr
+    assert all(f"seed{s}/finetune/task1" in out for s in (0, 1, 2))
 
 
 def test_bad_config_stops_the_workflow_naming_the_key(tmp_path):

@@ -182,11 +182,12 @@ def cmd_figure(args):
 
 
 def cmd_claims(args):
-    _setup(args)
+    config = _setup(args)
     from incremental_retrieval.claims import check_claims
 
     frame = check_claims([Path(p) for p in args.tables], Path(args.out))
-    logging.info("claims: %d hold, %d fail", (frame.holds == "holds").sum(), (frame.holds == "fails").sum())
+    logging.info("claims over seeds %s: %s", config["seeds"],
+                 ", ".join(f"{n} {v}" for v, n in frame["verdict"].value_counts().items()))
 
 
 def cmd_report(args):

@@ -45,7 +45,7 @@ def validate(config: dict) -> dict:
 
     Raises ConfigError naming the key and what the schema expects there.
     """
-    config = copy.deepcopy(config)
+    config = _from_command_line(copy.deepcopy(config))
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema())
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
@@ -58,6 +58,29 @@ def validate(config: dict) -> dict:
     return config
 
 
+def _from_command_line(config: dict) -> dict:
+    """Snakemake's `--config seeds=[0,1,2]` gives the list items as strings
+    ('0', '1', '2'): read whole numbers written that way as the integers meant."""
+    seeds = config.get("seeds")
+    if isinstance(seeds, list):
+        config["seeds"] = [int(s) if isinstance(s, str) and s.strip().isdigit() else s for s in seeds]
+    elif isinstance(seeds, (int, str)) and str(seeds).strip().isdigit():  # --config seeds=3: one seed
+        config["seeds"] = [int(seeds)]
+    return config
+
+
+def _type_name(value) -> str:
+    """The kind of value a hyper-parameter with this default takes."""
+    return "a boolean" if isinstance(value, bool) else "an integer" if isinstance(value, int) \
+        else "a number" if isinstance(value, float) else "a string" if isinstance(value, str) else type(value).__name__
+
+
+def _accepts(default, value) -> bool:
+    if isinstance(default, float) and not isinstance(value, bool):  # 1 is as good as 1.0
+        return isinstance(value, (int, float))
+    return _type_name(value) == _type_name(default)
+
+
 def _schema_hint(error) -> str:
     return json.dumps({k: v for k, v in error.schema.items() if k != "description"}, default=str)[:200]
 
@@ -65,17 +88,24 @@ def _schema_hint(error) -> str:
 def _check_references(config: dict) -> None:
     from incremental_retrieval.methods import METHODS
 
-    def check_hyperparameters(where: str, method: str, params: set) -> None:
-        allowed = set(METHODS[method].hyperparameters())
-        if params - allowed:
+    def check_hyperparameters(where: str, method: str, params: dict) -> None:
+        defaults = METHODS[method].hyperparameters()
+        unknown = set(params) - set(defaults)
+        if unknown:
             raise ConfigError(f"config key {where}: {method} has no hyper-parameter(s) "
-                              f"{sorted(params - allowed)}; it takes {sorted(allowed) or 'none'}")
+                              f"{sorted(unknown)}; it takes {sorted(defaults) or 'none'}")
+        for name, value in params.items():  # the type of the method's default
+            if not _accepts(defaults[name], value):
+                raise ConfigError(f"config key {where}.{name}: {value!r} is not {_type_name(defaults[name])}; "
+                                  f"{method}'s {name} takes {_type_name(defaults[name])} "
+                                  f"(default {defaults[name]!r})")
 
     for cid, entry in config["configurations"].items():
         if entry["method"] not in METHODS:
             raise ConfigError(f"config key configurations.{cid}.method: unknown method {entry['method']!r}; "
                               f"known methods: {sorted(METHODS)}")
-        check_hyperparameters(f"configurations.{cid}", entry["method"], set(entry) - {"method"})
+        check_hyperparameters(f"configurations.{cid}", entry["method"],
+                              {k: v for k, v in entry.items() if k != "method"})
     if config["scale"] not in config["scales"]:
         raise ConfigError(f"config key scales.{config['scale']}: missing, but scale: {config['scale']} selects it")
     for scale_name, scale in config["scales"].items():
@@ -90,7 +120,7 @@ def _check_references(config: dict) -> None:
             if "method" in params:
                 raise ConfigError(f"config key {where}.method: an override changes hyper-parameters, not the "
                                   f"method; add a configuration of its own instead")
-            check_hyperparameters(where, config["configurations"][cid]["method"], set(params))
+            check_hyperparameters(where, config["configurations"][cid]["method"], params)
         for name, dataset in scale["datasets"].items():
             if dataset.get("archives"):
                 from incremental_retrieval.data.datasets import archives_for

@@ -149,10 +149,21 @@ def table_section(config: dict, path: Path) -> str:
 
 
 def claims_section(claims: Path) -> str:
-    frame = pd.read_csv(claims, keep_default_na=False)
-    return ("<h2 id='claims'>Claims</h2><p>The thesis's directional claims, checked on the reproduced "
-            "numbers (and, as a check of their encoding, on the thesis's own).</p>"
-            + frame.drop(columns="id").to_html(escape=True, border=0, index=False, classes="plain"))
+    """Verdict counts per chapter, then every claim with its verdict over seeds
+    and each seed's margin (how far the relation is from flipping)."""
+    from incremental_retrieval.claims import verdict_counts
+
+    frame = pd.read_csv(claims, keep_default_na=False, dtype=str)
+    counts = verdict_counts(frame)
+    counts.index = [f"Chapter {c}" for c in counts.index]
+    margins = ", ".join(c for c in frame.columns if c.startswith("margin_seed_")) or "margin"
+    return ("<h2 id='claims'>Claims</h2><p>The thesis's directional claims, judged on every seed: "
+            "<b>holds</b> or <b>fails</b> only when every seed agrees, else <b>inconclusive</b> "
+            "(one seed: the verdict says so). Margins in percentage points: how far the relation is from "
+            f"flipping, positive where it holds ({html.escape(margins)}; <code>margin</code>: on the mean). "
+            "<code>thesis</code>: the same check on the thesis's own numbers, a check of the encoding.</p>"
+            + counts.to_html(border=0, classes="plain counts")
+            + frame.drop(columns=["id", "chapter"]).to_html(escape=True, border=0, index=False, classes="plain"))
 
 
 def figure_html(path: Path) -> str:
@@ -253,9 +264,10 @@ def header(config: dict) -> str:
 def build_report(config: dict, table_csvs: list[Path], figures: list[Path], claims: Path | None,
                  out: Path, root: Path = Path(".")) -> None:
     """Write the report; `root` is the project directory the dataset manifests are found under."""
-    parts = [header(config), *[table_section(config, path) for path in table_csvs]]
-    if claims is not None:
+    parts = [header(config)]
+    if claims is not None:  # the verdicts open the report, before the tables they rest on
         parts.append(claims_section(claims))
+    parts += [table_section(config, path) for path in table_csvs]
     if figures:
         parts += ["<h2 id='figures'>Figures</h2>", *[figure_html(path) for path in figures]]
     parts += [metadata_section(config, root), "</body></html>"]

@@ -2,7 +2,8 @@
 
 Every table is long form: key columns (which depend on the table's kind),
 then `reproduced` (mean over seeds, percent), `thesis` (the published value,
-empty where the thesis has none), `reproduced_std` and `seeds`.
+empty where the thesis has none), `reproduced_std`, `seeds` (how many) and
+`seed_<s>` (each seed's value).
 """
 
 from __future__ import annotations
@@ -82,9 +83,15 @@ def build_table(config: dict, table: str, csv_path: Path, md_path: Path) -> pd.D
         values = measured(config, table)
         reproduced = values.groupby(keys, sort=False)["value"].agg(["mean", "std", "count"]).reset_index()
         reproduced = reproduced.rename(columns={"mean": "reproduced", "std": "reproduced_std", "count": "seeds"})
-        out = reproduced.merge(thesis_values(table, kind), on=keys, how="left")
-        out[["reproduced", "reproduced_std"]] = out[["reproduced", "reproduced_std"]].round(2)
-        out = out[keys + ["reproduced", "thesis", "reproduced_std", "seeds"]]
+        # each seed's value too: the claims are judged per seed (claims.py)
+        per_seed = values.pivot_table(index=keys, columns="seed", values="value", aggfunc="first", sort=False)
+        per_seed.columns = [f"seed_{s}" for s in per_seed.columns]
+        seed_columns = list(per_seed.columns)
+        out = reproduced.merge(per_seed.reset_index(), on=keys, how="left")
+        out = out.merge(thesis_values(table, kind), on=keys, how="left")
+        rounded = ["reproduced", "reproduced_std", *seed_columns]
+        out[rounded] = out[rounded].round(2)
+        out = out[keys + ["reproduced", "thesis", "reproduced_std", "seeds", *seed_columns]]
     write_text(csv_path, out.to_csv(index=False))
     write_text(md_path, markdown(config, table, out))
     return out
