@@ -1,3 +1,4 @@
+import argparse
 import socket
 from pathlib import Path
 
@@ -49,3 +50,41 @@ def test_log_opens_with_the_job_and_its_slurm_allocation(tmp_path, monkeypatch, 
     assert lines[0].startswith("split (protocol=cub_onestep): split --config")
     assert lines[1] == "SLURM job 42 on gpu07, GPUs allocated: 1"
     assert lines[-1].startswith("FAILED split (protocol=cub_onestep): config file")
+
+
+@pytest.fixture
+def restore_determinism(monkeypatch):
+    import torch
+
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)  # monkeypatch restores it afterwards
+    flags = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark,
+             torch.backends.cudnn.deterministic)
+    yield
+    torch.use_deterministic_algorithms(flags[0])
+    torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = flags[1:]
+
+
+@pytest.mark.parametrize("deterministic", [False, True])
+def test_training_deterministic_option_sets_torch_flags(tmp_path, restore_determinism, deterministic):
+    import os
+    import torch
+
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["scales"]["mini"]["training"]["deterministic"] = deterministic
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    args = argparse.Namespace(config=str(tmp_path / "config.yaml"), job=None, command="train", argv=[])
+    loaded = cli._setup(args, torch_threads=True)
+    assert loaded["scales"]["mini"]["training"]["deterministic"] is deterministic
+    assert torch.are_deterministic_algorithms_enabled() is deterministic
+    if deterministic:
+        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    else:
+        assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+
+
+def test_training_deterministic_defaults_to_off():
+    from incremental_retrieval import config as cfg
+
+    config = cfg.load(ROOT / "config.yaml")
+    assert all(block["training"]["deterministic"] is False for block in config["scales"].values())

@@ -200,3 +200,36 @@ def test_teacher_normalises_like_the_student_at_a_tasks_first_step(tiny_split, t
         assert all(torch.equal(b, running[n]) for n, b in teacher.named_buffers() if n in running)
         assert not any(p.requires_grad for p in teacher.parameters())
 
+
+@pytest.fixture
+def deterministic_algorithms():
+    from incremental_retrieval.cli import set_deterministic
+
+    before = torch.are_deterministic_algorithms_enabled()
+    set_deterministic()
+    yield
+    torch.use_deterministic_algorithms(before)
+
+
+@pytest.mark.parametrize("method", ["finetune", "mmd", "ewc", "alasso", "lwf", "l2"])
+def test_training_path_runs_under_deterministic_algorithms(tiny_split, file_backed_split, tmp_path,
+                                                          deterministic_algorithms, method):
+    """`training.deterministic` on a CPU: no operation of training, its method
+    terms or the evaluation's embedding lacks a deterministic implementation."""
+    from incremental_retrieval.data.loading import ImageSet
+    from incremental_retrieval.extract import embed
+
+    assert torch.are_deterministic_algorithms_enabled()
+    folder, split = tiny_split
+    base = tmp_path / "base.pt"
+    train_task(spec_for(folder, split, epochs=1), None, base, tmp_path / "ck0")
+    out = tmp_path / "task1.pt"
+    train_task(spec_for(folder, split, method=method, task=1, epochs=1), base, out, tmp_path / "ck1")
+    files, rows = file_backed_split
+    train_task(spec_for(files, rows, epochs=1, in_memory=False, workers=2), None, tmp_path / "f.pt", tmp_path / "ck2")
+    from incremental_retrieval.models import model_from_checkpoint
+
+    model = model_from_checkpoint(load_checkpoint(out))
+    test = split[split.split == "test"]
+    features, _ = embed(model, ImageSet(test, folder, 16, train=False, in_memory=False), device="cpu", workers=0)
+    assert len(features) == len(test)

@@ -26,10 +26,28 @@ def _setup(args, torch_threads: bool = False) -> dict:
                      os.environ.get("SLURMD_NODENAME", "?"), os.environ.get("SLURM_GPUS_ON_NODE", 0))
     config = cfg.load(args.config)
     if torch_threads:  # only steps that run models pay for importing torch
+        training = cfg.scale_block(config)["training"]
+        if training["deterministic"]:
+            set_deterministic()  # before torch initialises CUDA (it does so lazily, at the first CUDA call)
         import torch
 
-        torch.set_num_threads(cfg.scale_block(config)["training"]["threads"])
+        torch.set_num_threads(training["threads"])
     return config
+
+
+def set_deterministic() -> None:
+    """`training.deterministic: true`: deterministic kernels only (PyTorch
+    raises on an operation that has none), no cuDNN autotuning, and the cuBLAS
+    workspace setting deterministic cuBLAS needs (read when CUDA initialises).
+    Reproducible on the same GPU model, driver and library versions only; see
+    the README's "Determinism"."""
+    if os.environ.get("CUBLAS_WORKSPACE_CONFIG") not in (":4096:8", ":16:8"):
+        os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"
+    import torch
+
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
 
 
 def _device(config: dict) -> str:

@@ -48,8 +48,11 @@ def fragment(config: dict, step: str, **keys) -> str:
         part["batch"] = block["training"]["batch"]
     elif step == "train":
         method, hparams = method_of(config, keys["configuration"])
+        # How a run executes, not what it computes: no rerun when these change
+        # (`deterministic` only fixes which of the equally valid GPU float
+        # roundings a run gets; on a CPU it changes nothing).
         training = {k: v for k, v in block["training"].items() if k not in ("threads", "workers", "eval_batch",
-                                                                              "checkpoint_seconds")}
+                                                                              "checkpoint_seconds", "deterministic")}
         part = {"method": method, "hparams": hparams, "training": training,
                 "protocol": block["protocols"][keys["protocol"]],
                 "model": {k: block[k] for k in ("backbone", "image_size", "embedding_dim")}}
