@@ -4,7 +4,6 @@ for clusters without network."""
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +12,8 @@ import pytest
 import torch
 import yaml
 from dataset_archives import cub_tgz
+from published_weights import bn_inception_file, googlenet_file
 from tiny_project import ROOT
-from torchvision.models import googlenet
 
 from incremental_retrieval import config as cfg
 from incremental_retrieval import plan
@@ -36,17 +35,6 @@ def write_config(tmp_path: Path, config: dict) -> Path:
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
-
-
-def googlenet_file(folder: Path) -> Path:
-    """Random weights in the published format (torchvision's state dict, aux heads
-    included), named by torchvision's convention: <name>-<sha256 prefix>.pth."""
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / "googlenet.pth"
-    torch.save(googlenet(weights=None, aux_logits=True, init_weights=True).state_dict(), tmp)
-    named = folder / f"googlenet-{hashlib.sha256(tmp.read_bytes()).hexdigest()[:8]}.pth"
-    tmp.rename(named)
-    return named
 
 
 @pytest.fixture
@@ -105,12 +93,9 @@ def test_weights_file_whose_content_contradicts_its_hash_name_is_refused(tmp_pat
 
 def test_bn_inception_weights_file_without_hash_in_its_name_is_used(tmp_path, no_download):
     """The Caffe-converted file's name carries no sha256 prefix: the file is used unchecked."""
-    trunk = EmbeddingNet("bn_inception", 8, 2).trunk
-    caffe = {k: v.unsqueeze(0) if "_bn." in k and v.dim() == 1 else v
-             for k, v in trunk.state_dict().items() if not k.endswith("num_batches_tracked")}
-    source = tmp_path / "offline" / "my-bn-inception.pth"
-    source.parent.mkdir()
-    torch.save(caffe, source)
+    source = bn_inception_file(tmp_path / "offline")
+    caffe = torch.load(source)
+    assert caffe["conv1_7x7_s2_bn.running_var"].shape == (1, 64)
     dest = tmp_path / "data" / "weights" / "bn_inception-52deb4733.pth"
 
     weights.fetch_imagenet_weights("bn_inception", dest, source)
