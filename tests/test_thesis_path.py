@@ -88,7 +88,7 @@ def _logs(cwd: Path) -> str:
 def _job_counts(run) -> dict[str, int]:
     """Snakemake's `Job stats` table: how many jobs of each rule it ran."""
     text = run.stdout + run.stderr
-    table = text[text.index("Job stats:"):]
+    table = text[text.index("Job stats:"):].split("\n\n", 1)[0]
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
 
 
