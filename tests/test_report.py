@@ -106,6 +106,10 @@ def test_thesis_scale_lists_the_archive_md5s(config):
     assert rows["dataset cub"].endswith("data/thesis/cub/manifest.csv not built")
     assert {a.md5 for a in ARCHIVES["dogs"]} <= set(rows["dataset dogs"].replace(";", " ").split())
     assert "dataset cars" not in rows  # defined, but no protocol reads it
+    config["scales"]["thesis"]["datasets"]["cub"]["archives"] = {
+        "CUB_200_2011.tgz": {"url": "/mirror/CUB_200_2011.tgz", "md5": "0123456789abcdef0123456789abcdef"}}
+    rows = dict(report.metadata_rows(config, root=Path("/nonexistent")))
+    assert "CUB_200_2011.tgz md5 0123456789abcdef0123456789abcdef" in rows["dataset cub"]  # the re-packed one
 
 
 def test_torch_device_name_is_cpu_or_a_cuda_device():

@@ -221,10 +221,11 @@ def datasets_in_use(config: dict) -> list[str]:
 def dataset_checksums(config: dict, name: str, root: Path) -> str:
     """The md5 of the dataset's archives (real datasets) and the sha256 of its manifest, if built."""
     from incremental_retrieval.data.archives import file_digest
-    from incremental_retrieval.data.datasets import ARCHIVES
+    from incremental_retrieval.data.datasets import archives_for
 
-    kind = scale_block(config)["datasets"][name]["kind"]
-    sums = [f"{archive.filename} md5 {archive.md5}" for archive in ARCHIVES.get(kind, [])]
+    spec = scale_block(config)["datasets"][name]
+    # the archives actually used: a re-packed archive (`archives:` in config.yaml) has its own md5
+    sums = [f"{archive.filename} md5 {archive.md5}" for archive in archives_for(spec["kind"], spec)]
     manifest = plan.dataset_manifest(config, name)
     built = (root / manifest).is_file()
     sums.append(f"{manifest} sha256 {file_digest(root / manifest, 'sha256')}" if built else f"{manifest} not built")
