@@ -143,7 +143,12 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
         history, start_epoch = ckpt["history"], ckpt["epoch"]
         log.info("resuming %s task %d at epoch %d from %s", spec.method, spec.task, start_epoch, resume)
 
-    method.begin(context, None if ckpt is None else ckpt["method"])
+    # A method's own random draws (e.g. building an extra model) come from a
+    # stream of their own: the same in a fresh and a resumed run, and not
+    # shifting the training stream restored above.
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(spec.seed + 2)
+        method.begin(context, None if ckpt is None else ckpt["method"])
     loader = _batches(data, sampler, augment, spec.workers)
     monitor = None if spec.monitor_rows is None else \
         ImageSet(spec.monitor_rows, spec.data_root, spec.image_size, train=False, in_memory=spec.in_memory)
