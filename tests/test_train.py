@@ -46,10 +46,16 @@ def test_training_is_deterministic_and_records_history(tiny_split, tmp_path):
     assert not (tmp_path / "ck_a" / "last.pt").exists()  # finished runs leave no resume point
 
 
-def test_a_killed_job_resumes_from_its_last_epoch(tiny_split, tmp_path, monkeypatch):
+@pytest.mark.parametrize("method,task", [("finetune", 0), ("alasso", 1)])
+def test_a_killed_job_resumes_from_its_last_epoch(tiny_split, tmp_path, monkeypatch, method, task):
+    # the base task and an ALASSO task both keep a path integral: it must survive the kill too
     folder, split = tiny_split
+    init = None
+    if task:
+        init = tmp_path / "base.pt"
+        train_task(spec_for(folder, split, epochs=1), None, init, tmp_path / "ck_base")
     reference = tmp_path / "reference.pt"
-    train_task(spec_for(folder, split, epochs=3), None, reference, tmp_path / "ck_ref")
+    train_task(spec_for(folder, split, method, task, epochs=3), init, reference, tmp_path / "ck_ref")
 
     real_save = train_module.save_torch
     saves = []
@@ -63,14 +69,17 @@ def test_a_killed_job_resumes_from_its_last_epoch(tiny_split, tmp_path, monkeypa
     monkeypatch.setattr(train_module, "save_torch", save_then_die)
     out = tmp_path / "resumed.pt"
     with pytest.raises(KeyboardInterrupt):
-        train_task(spec_for(folder, split, epochs=3), None, out, tmp_path / "ck")
+        train_task(spec_for(folder, split, method, task, epochs=3), init, out, tmp_path / "ck")
     assert not out.exists() and (tmp_path / "ck" / "last.pt").exists()
     monkeypatch.setattr(train_module, "save_torch", real_save)
 
-    history = train_task(spec_for(folder, split, epochs=3), None, out, tmp_path / "ck")["history"]
-    assert [h["epoch"] for h in history] == [1, 2, 3]
-    a, b = load_checkpoint(reference)["model"], load_checkpoint(out)["model"]
-    assert all(torch.allclose(a[k].float(), b[k].float()) for k in a)
+    history = train_task(spec_for(folder, split, method, task, epochs=3), init, out, tmp_path / "ck")["history"]
+    assert [h["epoch"] for h in history if "seconds" in h] == [1, 2, 3]
+    a, b = load_checkpoint(reference), load_checkpoint(out)
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    for part in ("integral", "start"):
+        assert all(torch.equal(a["path"][part][k], b["path"][part][k]) for k in a["path"][part])
+    assert a["path"]["integral"]["embedding.weight"].abs().sum() > 0
 
 
 def test_checkpoint_of_another_configuration_is_not_resumed(tiny_split, tmp_path, monkeypatch):
