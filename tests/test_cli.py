@@ -88,3 +88,20 @@ def test_training_deterministic_defaults_to_off():
 
     config = cfg.load(ROOT / "config.yaml")
     assert all(block["training"]["deterministic"] is False for block in config["scales"].values())
+
+
+def test_ewc_statistics_use_the_scales_base_batch_not_the_protocols():
+    # The shared base model's Fisher must not depend on which protocol's
+    # incremental batch starts from it: task_spec hands methods the base P x K.
+    import pandas as pd
+
+    from incremental_retrieval import config as cfg
+    from incremental_retrieval.cli import task_spec
+
+    config = cfg.load(ROOT / "config.yaml")
+    training = config["scales"]["mini"]["training"]
+    split = pd.DataFrame([{"path": f"{g}/{i}.png", "label": g, "group": g, "split": s}
+                          for g in range(5) for i, s in enumerate(["train", "train", "test"])])
+    spec = task_spec(config, split, "cub_multistep", "ewc", task=1, seed=0)
+    assert spec.batch == config["scales"]["mini"]["protocols"]["cub_multistep"]["incremental_batch"]
+    assert spec.statistics_batch == training["batch"] != spec.batch

@@ -42,9 +42,10 @@ class TaskContext:
     previous_path: dict | None = None
     device: torch.device = torch.device("cpu")
     freeze_bn: bool = False            # BatchNorm kept in eval mode while training (thesis scale)
-    # The scale's base-task P x K: statistics over a whole training set (the
-    # EWC Fisher) use it, so they do not depend on a protocol's incremental batch.
-    statistics_batch: dict = field(default_factory=lambda: {"p": 8, "k": 6})
+    # The scale's base-task P x K (the trainer sets it): statistics over a whole
+    # training set (the EWC Fisher) use it, so they do not depend on a
+    # protocol's incremental batch.
+    statistics_batch: dict | None = None
 
 
 class PathIntegral:
