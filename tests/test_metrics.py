@@ -59,8 +59,9 @@ def test_perfect_ranking_scores_one_but_variant_does_not():
 def test_original_code_map_matches_the_original_loop_on_random_data():
     rng = np.random.default_rng(0)
     features, labels = rng.normal(size=(60, 8)), rng.integers(0, 6, size=60)
-    assert metrics.map_original_code(features, labels) == pytest.approx(
-        original_code_map_reference(features, labels), abs=1e-6)
+    expected = original_code_map_reference(features, labels)
+    assert metrics.map_original_code(features, labels) == pytest.approx(expected, abs=1e-6)
+    assert metrics.map_original_code(features, labels, chunk=7) == pytest.approx(expected, abs=1e-6)
 
 
 def test_query_is_left_out_even_among_identical_vectors():

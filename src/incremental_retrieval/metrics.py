@@ -68,7 +68,7 @@ def mean_average_precision(features, labels) -> float:
     return float(np.mean(aps)) if aps else float("nan")
 
 
-def map_original_code(features, labels) -> float:
+def map_original_code(features, labels, chunk: int = 512) -> float:
     """The original chapter 6 code's mAP (evaluations/recall_at_k.py there),
     reported under its own name so numbers can be compared with the thesis.
 
@@ -80,13 +80,17 @@ def map_original_code(features, labels) -> float:
     stable).  A query alone in its class scores 0.
     """
     x, y = _prepare(features, labels)
-    similarity = x @ x.T
-    np.fill_diagonal(similarity, similarity.diagonal() - 1.0)
-    order = np.argsort(-similarity, axis=1, kind="stable")
-    relevant = (y[order] == y[:, None]).astype(np.float64)
-    hits_before = np.cumsum(relevant, axis=1) - 1.0
-    precision = relevant * hits_before / np.arange(1, len(y) + 1)
-    return float(np.mean(precision.sum(axis=1) / relevant.sum(axis=1)))
+    ranks = np.arange(1, len(y) + 1)
+    aps = []
+    for start in range(0, len(y), chunk):  # chunks of queries: N x N at once is ~1 GB for 4651 images
+        rows = np.arange(start, min(start + chunk, len(y)))
+        similarity = x[rows] @ x.T
+        similarity[np.arange(len(rows)), rows] -= 1.0
+        order = np.argsort(-similarity, axis=1, kind="stable")
+        relevant = y[order] == y[rows, None]
+        hits_before = np.cumsum(relevant, axis=1) - 1
+        aps.append(np.where(relevant, hits_before / ranks, 0.0).sum(axis=1) / relevant.sum(axis=1))
+    return float(np.mean(np.concatenate(aps)))
 
 
 def forgetting(accuracy: np.ndarray) -> np.ndarray:
