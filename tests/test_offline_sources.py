@@ -151,6 +151,8 @@ def test_moving_a_mirror_reruns_nothing_but_another_archive_does():
 
     official = fragment(cfg.validate(thesis_config()), "dataset", dataset="cub")
     assert dataset_fragment({"CUB_200_2011.tgz": {"url": "file:///mirror/a.tgz"}}) == official
+    same_md5 = {"url": "file:///mirror/a.tgz", "md5": datasets.ARCHIVES["cub"][0].md5}  # the official md5, written out
+    assert dataset_fragment({"CUB_200_2011.tgz": same_md5}) == official
     repacked = dataset_fragment({"CUB_200_2011.tgz": {"url": "file:///mirror/a.tgz", "md5": "1" * 32}})
     assert repacked != official
     assert dataset_fragment({"CUB_200_2011.tgz": {"url": "https://elsewhere/a.tgz", "md5": "1" * 32}}) == repacked

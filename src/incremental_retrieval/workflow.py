@@ -33,8 +33,12 @@ def fragment(config: dict, step: str, **keys) -> str:
     if step == "dataset":
         part = dict(block["datasets"][keys["dataset"]])
         # an archive's md5 fixes what is extracted; where it is fetched from (or a
-        # mirror of the official file, no md5 given) changes nothing
-        md5s = {name: source["md5"] for name, source in part.pop("archives", {}).items() if "md5" in source}
+        # mirror of the official file, its md5 given or not) changes nothing
+        from incremental_retrieval.data.datasets import ARCHIVES
+
+        official = {a.filename: a.md5 for a in ARCHIVES.get(part["kind"], [])}
+        md5s = {name: source["md5"] for name, source in part.pop("archives", {}).items()
+                if source.get("md5", official.get(name)) != official.get(name)}
         if md5s:
             part["archives"] = md5s
         if part["kind"] == "synthetic":  # regenerate the images when the generator's code changes
