@@ -51,7 +51,7 @@ def test_main_target_builds_tables_figures_claims_and_report(finished):
 
     claims = pd.read_csv(finished / "reports" / "claims.csv", keep_default_na=False)
     assert set(claims.verdict) <= {"holds (1 seed)", "fails (1 seed)", "n/a"}  # one seed: it says so
-    assert claims.margin_seed_0.notna().any()
+    assert (claims.margin_seed_0 != "").any()  # read with keep_default_na=False: a missing margin is ""
     assert "ours_keeps_most_cub" in set(claims.id)
     # the claims file encodes the thesis correctly: every claim it can check holds on the thesis's numbers
     assert set(claims[claims.thesis != "n/a"].thesis) == {"holds"}

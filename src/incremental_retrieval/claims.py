@@ -21,7 +21,7 @@ def cell_value(table: pd.DataFrame, cell: dict, column: str) -> float:
         mask &= table[key].astype(str) == str(value)
     found = table.loc[mask, column]
     if len(found) != 1 or pd.isna(found.iloc[0]):
-        raise KeyError(f"no value for {cell}")
+        raise KeyError(f"no {column} value for {cell}")
     return float(found.iloc[0])
 
 
