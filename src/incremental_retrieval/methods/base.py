@@ -38,7 +38,7 @@ class TaskContext:
     previous_train_data: Callable[[], object] | None = None
     previous_first_class: int = 0
     # Path integral of -grad * dtheta over the previous task's steps and the
-    # parameters at its start, recorded by the trainer (ALASSO, SI).
+    # parameters at its start, kept by that task's method (`Method.path`; ALASSO, SI).
     previous_path: dict | None = None
     device: torch.device = torch.device("cpu")
     freeze_bn: bool = False            # BatchNorm kept in eval mode while training (thesis scale)
