@@ -24,6 +24,29 @@ def test_triplet_is_eq_5_2_with_batch_hard_mining():
     assert float(got) == pytest.approx(sum(expected) / 6, abs=1e-6)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_triplet_equals_pytorch_metric_learnings_batch_hard_triplet(seed):
+    """The hand-written loss is the library's TripletMarginLoss + BatchHardMiner
+    on cosine similarity, in value and gradient, including a batch where one
+    class has a single image (that anchor has no positive and is left out)."""
+    from pytorch_metric_learning import distances, losses as pml_losses, miners, reducers
+
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.tensor([0, 0, 0, 1, 1, 1, 2, 2, 3, 3, 3, 4])
+    raw = torch.randn(len(labels), 16, generator=g, dtype=torch.float64)
+    mine = F.normalize(raw, dim=1).requires_grad_()
+    theirs = mine.detach().clone().requires_grad_()
+    similarity = distances.CosineSimilarity()
+    reference = pml_losses.TripletMarginLoss(margin=0.5, distance=similarity, reducer=reducers.MeanReducer())
+    expected = reference(theirs, labels, miners.BatchHardMiner(distance=similarity)(theirs, labels))
+    got = losses.triplet(mine, labels, margin=0.5)
+    got.backward()
+    expected.backward()
+    assert got.item() == pytest.approx(expected.item(), abs=1e-9)
+    assert got.item() > 0  # random embeddings violate the margin: the comparison is not 0 == 0
+    torch.testing.assert_close(mine.grad, theirs.grad, atol=1e-9, rtol=1e-7)
+
+
 def test_classification_uses_only_the_trained_classes_outputs():
     logits = torch.tensor([[5.0, 1.0, 2.0, 0.0]])
     labels = torch.tensor([2])
