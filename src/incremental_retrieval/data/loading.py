@@ -24,10 +24,11 @@ class ImageSet(torch.utils.data.Dataset):
         self.image_size, self.train = image_size, train
         # resize 256 / crop 224 and RandomResizedCrop scale (0.16, 1), as the original code
         resize = round(image_size * 256 / 224)
-        self.transform = _thesis_transform(image_size, resize, train, (0.16, 1.0))
-        self.plain_transform = _thesis_transform(image_size, resize, False, (0.16, 1.0))
-        self.cache = None
-        if in_memory:
+        self.cache = self.transform = self.plain_transform = None
+        if not in_memory:  # torchvision costs about 1 s to import: only file-backed sets need it
+            self.transform = _thesis_transform(image_size, resize, train, (0.16, 1.0))
+            self.plain_transform = _thesis_transform(image_size, resize, False, (0.16, 1.0))
+        else:
             arrays = [np.asarray(Image.open(p).convert("RGB").resize((image_size, image_size))) for p in self.paths]
             self.cache = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous() if arrays else \
                 torch.empty(0, 3, image_size, image_size, dtype=torch.uint8)
