@@ -9,21 +9,27 @@ import pandas as pd
 import torch
 from PIL import Image
 
+from incremental_retrieval.data.decoded import (DecodedImages, augment_batch, crop_params, eval_batch, resized_crops,
+                                                shorter_side)
+
 
 class ImageSet(torch.utils.data.Dataset):
     """Labelled images read from manifest rows (columns `path`, `label`).
 
     `root` is the folder the manifest paths are relative to.  Small images
     (the mini scale) are decoded once and kept in memory; large ones are read
-    per access with the thesis's torchvision transforms.
+    per access with the thesis's torchvision transforms, from the JPEG files
+    or, given `decoded` (a cache folder of data/decoded.py), from the
+    decoded-image cache with the same crop boxes and flips.
     """
 
-    def __init__(self, rows: pd.DataFrame, root: str | Path, image_size: int, train: bool, in_memory: bool = False):
+    def __init__(self, rows: pd.DataFrame, root: str | Path, image_size: int, train: bool, in_memory: bool = False,
+                 decoded: str | Path | None = None):
         self.paths = [Path(root) / p for p in rows["path"]]
         self.labels = torch.tensor(rows["label"].to_numpy(), dtype=torch.long)
         self.image_size, self.train = image_size, train
         # resize 256 / crop 224 and RandomResizedCrop scale (0.16, 1), as the original code
-        resize = round(image_size * 256 / 224)
+        resize = shorter_side(image_size)
         self.cache = self.transform = self.plain_transform = None
         if not in_memory:  # torchvision costs about 1 s to import: only file-backed sets need it
             self.transform = _thesis_transform(image_size, resize, train, (0.16, 1.0))
@@ -32,6 +38,16 @@ class ImageSet(torch.utils.data.Dataset):
             arrays = [np.asarray(Image.open(p).convert("RGB").resize((image_size, image_size))) for p in self.paths]
             self.cache = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous() if arrays else \
                 torch.empty(0, 3, image_size, image_size, dtype=torch.uint8)
+        self.decoded = None
+        if decoded is not None and not in_memory:
+            self.decoded = DecodedImages(decoded, shorter_side=resize)
+            self.positions = self.decoded.positions(rows["path"])
+
+    @property
+    def in_process(self) -> bool:
+        """Batches are made in this process (in memory, or from the decoded
+        cache), not by DataLoader workers."""
+        return self.cache is not None or self.decoded is not None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -39,15 +55,27 @@ class ImageSet(torch.utils.data.Dataset):
     def __getitem__(self, i: int):
         if self.cache is not None:
             return self.cache[i].float() / 255.0, self.labels[i]
+        if self.decoded is not None:  # training: the box drawn from torch's RNG, as the transforms draw it
+            if not self.train:
+                return eval_batch(self.decoded, self.positions[i:i + 1], self.image_size)[0], self.labels[i]
+            position = int(self.positions[i])
+            box = crop_params(*self.decoded.shape(position))
+            return resized_crops(self.decoded, [position], [box], self.image_size)[0], self.labels[i]
         return self._read(i, self.transform), self.labels[i]
 
     def _read(self, i: int, transform) -> torch.Tensor:
         return transform(Image.open(self.paths[i]).convert("RGB"))
 
-    def batch(self, indices, generator: torch.Generator | None = None, augment: bool = True):
+    def batch(self, indices, generator: torch.Generator | None = None, augment: bool = True, device="cpu"):
         """A batch as (images, labels); in-memory training sets augment on whole
-        tensors (unless `augment` is False), file-backed ones per image."""
+        tensors (unless `augment` is False), file-backed ones per image, decoded
+        ones per image from seeds drawn from `generator` (as `SeededBatches`
+        draws them; resized on `device`)."""
         indices = torch.as_tensor(indices, dtype=torch.long)
+        if self.decoded is not None:
+            if self.train and augment:
+                return self.seeded_batch(zip(indices.tolist(), draw_seeds(len(indices), generator)), device)
+            return eval_batch(self.decoded, self.positions[indices.numpy()], self.image_size), self.labels[indices]
         if self.cache is None:
             transform = self.transform if augment else self.plain_transform
             images = [self._read(int(i), transform) for i in indices]
@@ -55,6 +83,15 @@ class ImageSet(torch.utils.data.Dataset):
         images = self.cache[indices].float() / 255.0
         if self.train and augment:
             images = _augment_small(images, generator)
+        return images, self.labels[indices]
+
+    def seeded_batch(self, items, device="cpu"):
+        """A training batch of the decoded cache from `(index, seed)` items
+        (`SeededBatches`): each image's crop box and flip are the ones the PIL
+        path's transforms draw with that seed; the crops are resized on `device`."""
+        indices, seeds = zip(*items)
+        indices = torch.tensor(indices, dtype=torch.long)
+        images = augment_batch(self.decoded, self.positions[indices.numpy()], seeds, self.image_size, device)
         return images, self.labels[indices]
 
 
@@ -138,8 +175,12 @@ class SeededBatches:
     def __iter__(self):
         for indices in self.sampler:
             indices = torch.as_tensor(indices).tolist()
-            seeds = torch.randint(0, 2**62, (len(indices),), generator=self.generator).tolist()
-            yield list(zip(indices, seeds))
+            yield list(zip(indices, draw_seeds(len(indices), self.generator)))
+
+
+def draw_seeds(n: int, generator: torch.Generator | None) -> list[int]:
+    """One augmentation seed per image."""
+    return torch.randint(0, 2**62, (n,), generator=generator).tolist()
 
 
 class SeededImages(torch.utils.data.Dataset):
