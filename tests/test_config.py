@@ -119,3 +119,16 @@ def test_seeds_from_the_command_line_are_integers():
     config["seeds"] = ["one"]
     with pytest.raises(cfg.ConfigError, match="seeds"):
         cfg.validate(config)
+
+
+def test_image_pipeline_defaults_by_scale_and_is_checked():
+    config = shipped()
+    assert cfg.validate(config)["scales"]["thesis"]["training"]["pipeline"] == "decoded"  # as shipped
+    for scale in ("mini", "thesis"):
+        del config["scales"][scale]["training"]["pipeline"]
+    checked = cfg.validate(config)
+    assert checked["scales"]["mini"]["training"]["pipeline"] == "memory"
+    assert checked["scales"]["thesis"]["training"]["pipeline"] == "decoded"
+    config["scales"]["thesis"]["training"]["pipeline"] = "jpeg"
+    with pytest.raises(cfg.ConfigError, match=r"scales\.thesis\.training\.pipeline: 'jpeg' is not one of"):
+        cfg.validate(config)

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import yaml
@@ -45,6 +46,20 @@ def test_seeds_multiply_runs():
     config = shipped()
     config["seeds"] = [0, 1, 2]
     assert len(plan.table_runs(config, "table_5_2")) == 3 * 9
+
+
+def test_decoded_pipeline_makes_the_datasets_image_cache_an_input_of_its_jobs():
+    from incremental_retrieval.workflow import fragment
+
+    config = shipped()
+    config["scale"] = "thesis"
+    assert plan.image_inputs(config, "dogs_5") == ["data/thesis/dogs/decoded"] == [plan.decoded_images(config, "dogs")]
+    assert plan.job_threads(config) == 4  # no DataLoader workers to reserve CPUs for
+    assert json.loads(fragment(config, "decode", dataset="dogs"))["shorter_side"] == 256
+    config["scales"]["thesis"]["training"]["pipeline"] = "pil"
+    assert plan.image_inputs(config, "dogs_5") == [] and plan.job_threads(config) == 4 + 8
+    config["scale"] = "mini"
+    assert plan.image_inputs(config, "cub_onestep") == []
 
 
 def test_configuration_patterns_split_trained_from_untrained_rows():

@@ -8,7 +8,10 @@ CUB-200-2011 and Stanford Dogs are served from local files through
 `prepare_data` jobs); backbone weights come from a file on disk in each
 backbone's published format through `pretraining.weights_file`.  What matters
 at thesis scale stays: the real backbones, frozen BatchNorm, file-backed
-images with the torchvision transforms (not the in-memory mini path).
+images with the thesis transforms (not the in-memory mini path): the GoogLeNet
+run reads them through the shipped default, the decoded-image cache
+(`training.pipeline: decoded`), the BN-Inception run decodes the JPEG files
+with PIL every epoch (`pil`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ ROWS = ["base", "mmd", "joint"]  # the initial model, the thesis's method (one i
 # Each backbone trains on one dataset (Table 5.2: CUB, per-class 60 % split; Table
 # 5.3: Dogs, official split); both runs download both datasets for Table 5.1.
 RUNS = {"googlenet": ("table_5_2", "cub_onestep"), "bn_inception": ("table_5_3", "dogs_onestep")}
+PIPELINES = {"googlenet": "decoded", "bn_inception": "pil"}  # decoded: the shipped default, not set here
 
 
 def thesis_test_config(backbone: str, archives: dict[str, list[Path]], weights_file: Path, table: str) -> dict:
@@ -47,6 +51,8 @@ def thesis_test_config(backbone: str, archives: dict[str, list[Path]], weights_f
         training[stage]["epochs"] = 1
     training["batch"] = {"p": 2, "k": 2, "rounds": 1}
     training.update(threads=1, workers=0, monitor_every=1, eval_batch=8)
+    if PIPELINES[backbone] != "decoded":
+        training["pipeline"] = PIPELINES[backbone]
     thesis["datasets"] = {
         name: {**thesis["datasets"][name],
                "archives": {f.name: {"url": f.as_uri(), "md5": md5sum(f)} for f in files}}
@@ -78,7 +84,7 @@ def thesis_run(request, tmp_path_factory, archives):
     run = snakemake(cwd, *[f"reports/tables/{t}.csv" for t in config["tables"]], timeout=1800)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-6000:] + _logs(cwd)
     return {"backbone": backbone, "table": table, "protocol": protocol, "cwd": cwd, "config": config, "run": run,
-            "weights_file": weights_file}
+            "weights_file": weights_file, "pipeline": PIPELINES[backbone]}
 
 
 def _logs(cwd: Path) -> str:
@@ -96,8 +102,12 @@ def test_every_job_of_the_thesis_path_ran(thesis_run):
     counts = _job_counts(thesis_run["run"])
     # 2 datasets downloaded, checked and extracted; 2 splits (Table 5.1); the weights
     # placed; the base model, mmd after one task, the joint reference; 2 tables
-    assert counts == {"prepare_data": 2, "split": 2, "pretrain": 1, "train": 3, "table": 2, "total": 10}, counts
-    assert "10 of 10 steps (100%) done" in thesis_run["run"].stderr
+    # and, with the decoded pipeline, the image cache of the trained dataset
+    expected = {"prepare_data": 2, "split": 2, "pretrain": 1, "train": 3, "table": 2, "total": 10}
+    if thesis_run["pipeline"] == "decoded":
+        expected.update(decode_images=1, total=11)
+    assert counts == expected, counts
+    assert f"{expected['total']} of {expected['total']} steps (100%) done" in thesis_run["run"].stderr
 
 
 def test_archives_came_through_download_md5_check_and_extraction(thesis_run, archives):
@@ -164,3 +174,22 @@ def test_training_ran_on_files_with_frozen_batchnorm(thesis_run):
     assert model["backbone"] == thesis_run["backbone"] and model["n_classes"] == 4
     curves = pd.read_csv(cwd / "results" / "thesis" / "curves" / f"{run}.csv")
     assert curves["loss"].dropna().map(math.isfinite).all() and len(curves.dropna(subset=["loss"])) == 1
+
+
+def test_images_came_through_the_configured_pipeline(thesis_run):
+    """decoded: the trained dataset's cache was built once (64 px crops: images
+    resized to a shorter side of 73) and the training job read it; pil: no cache."""
+    cwd, pipeline = thesis_run["cwd"], thesis_run["pipeline"]
+    dataset = thesis_run["config"]["scales"]["thesis"]["protocols"][thesis_run["protocol"]]["dataset"]
+    cache = cwd / "data" / "thesis" / dataset / "decoded"
+    log = (cwd / "logs" / "thesis" / "train" / f"{thesis_run['protocol']}/seed0/mmd/task1.log").read_text()
+    assert f"images of {dataset}: pipeline {pipeline}" in log
+    if pipeline == "decoded":
+        meta = json.loads((cache / "cache.json").read_text())
+        manifest = pd.read_csv(cwd / "data" / "thesis" / dataset / "manifest.csv")
+        assert meta["shorter_side"] == 73 and meta["images"] == len(manifest)
+        assert f"cache {cache.relative_to(cwd)}" in log
+        built = (cwd / "logs" / "thesis" / "decode_images" / f"{dataset}.log").read_text()
+        assert f"{meta['bytes']} bytes" in built
+    else:
+        assert not cache.exists()

@@ -185,6 +185,43 @@ def test_file_backed_training_with_workers_resumes_exactly_and_ignores_the_worke
         assert all(torch.equal(a[k], b[k]) for k in a), other.name
 
 
+def test_decoded_cache_training_resumes_exactly(file_backed_split, tmp_path, monkeypatch):
+    """The thesis path's default: crops of the decoded-image cache, their
+    boxes and flips drawn from the per-image seeds (which the checkpoint keeps)."""
+    from incremental_retrieval.data.decoded import build_decoded_cache, shorter_side
+
+    folder, split = file_backed_split
+    cache = tmp_path / "decoded"
+    build_decoded_cache(split["path"], cache, shorter_side(16), root=folder)
+
+    def spec():
+        return spec_for(folder, split, epochs=3, in_memory=False, decoded=cache)
+
+    reference = tmp_path / "reference.pt"
+    train_task(spec(), None, reference, tmp_path / "ck_ref")
+    pil = tmp_path / "pil.pt"  # the same boxes, resized by PIL instead: close, not equal
+    train_task(spec_for(folder, split, epochs=3, in_memory=False), None, pil, tmp_path / "ck_pil")
+
+    real_save = train_module.save_torch
+
+    def save_then_die(obj, path):
+        real_save(obj, path)
+        if Path(path).name == "last.pt" and obj["epoch"] == 1:
+            raise KeyboardInterrupt("killed by the scheduler")
+
+    monkeypatch.setattr(train_module, "save_torch", save_then_die)
+    out = tmp_path / "resumed.pt"
+    with pytest.raises(KeyboardInterrupt):
+        train_task(spec(), None, out, tmp_path / "ck")
+    monkeypatch.setattr(train_module, "save_torch", real_save)
+    history = train_task(spec(), None, out, tmp_path / "ck")["history"]
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+
+    a, b, c = (load_checkpoint(p)["model"] for p in (reference, out, pil))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
 def test_teacher_normalises_like_the_student_at_a_tasks_first_step(tiny_split, tmp_path):
     # Mini scale trains with BatchNorm in training mode: a teacher in eval
     # mode would differ from the identical student (MMD 0.79 at step 0).

@@ -68,6 +68,29 @@ def cmd_prepare_data(args):
     logging.info("%s: %d images, %d classes -> %s", args.dataset, len(frame), frame["class_id"].nunique(), args.out)
 
 
+def cmd_decode_images(args):
+    """Decode a dataset's images once into its decoded-image cache (`training.pipeline: decoded`)."""
+    config = _setup(args)
+    from incremental_retrieval.data.datasets import read_manifest
+    from incremental_retrieval.data.decoded import build_decoded_cache, shorter_side
+
+    manifest = Path(args.manifest)
+    tic = time.perf_counter()
+    meta = build_decoded_cache(read_manifest(manifest)["path"], Path(args.out),
+                               shorter_side(cfg.scale_block(config)["image_size"]), root=manifest.parent,
+                               workers=args.workers)
+    logging.info("%d images decoded in %.1f s with %d processes", meta["images"], time.perf_counter() - tic,
+                 args.workers)
+
+
+def image_source(config: dict, dataset: str) -> dict:
+    """ImageSet's `in_memory` and `decoded` arguments for a dataset under `training.pipeline`."""
+    pipeline = cfg.scale_block(config)["training"]["pipeline"]
+    decoded = Path(plan.decoded_images(config, dataset)) if pipeline == "decoded" else None
+    logging.info("images of %s: pipeline %s%s", dataset, pipeline, f", cache {decoded}" if decoded else "")
+    return {"in_memory": pipeline == "memory", "decoded": decoded}
+
+
 def cmd_split(args):
     config = _setup(args)
     from incremental_retrieval.data.datasets import read_manifest
@@ -118,7 +141,7 @@ def task_spec(config: dict, split, protocol: str, configuration: str, task: int,
         task=task, schedule=training["incremental" if incremental else "base"],
         batch=proto.get("incremental_batch", training["batch"]) if incremental else training["batch"], seed=seed,
         margin=training["margin"], metric_loss=training["metric_loss"], freeze_bn=training["freeze_bn"],
-        in_memory=config["scale"] == "mini", workers=training["workers"],
+        **image_source(config, proto["dataset"]), workers=training["workers"],
         previous_rows=train[train["group"] == task - 1] if incremental else None,
         previous_first_class=sum(groups[: task - 1]) if incremental else 0, device=_device(config),
         monitor_rows=test[test["group"] == 0] if monitor else None, monitor_every=training["monitor_every"],
@@ -163,10 +186,11 @@ def evaluate_model(config: dict, split, protocol: str, model_path: Path, task: i
     block = cfg.scale_block(config)
     model = model_from_checkpoint(load_checkpoint(model_path))
     root = Path(plan.dataset_manifest(config, block["protocols"][protocol]["dataset"])).parent
+    source = image_source(config, block["protocols"][protocol]["dataset"])
     files = []
     for group in range(task + 1):
         rows = split[(split["split"] == "test") & (split["group"] == group)]
-        data = ImageSet(rows, root, block["image_size"], train=False, in_memory=config["scale"] == "mini")
+        data = ImageSet(rows, root, block["image_size"], train=False, **source)
         tic = time.perf_counter()
         features, logits = embed(model, data, block["training"]["eval_batch"], _device(config),
                                  block["training"]["workers"])
@@ -230,6 +254,10 @@ def main(argv=None):
     p = command("prepare-data", cmd_prepare_data, "download/verify/extract or synthesise a dataset; write its manifest")
     p.add_argument("--dataset", required=True)
     p.add_argument("--out", required=True, help="data/<scale>/<dataset>/manifest.csv")
+    p = command("decode-images", cmd_decode_images, "decode a dataset's images once into its decoded-image cache")
+    p.add_argument("--manifest", required=True, help="data/<scale>/<dataset>/manifest.csv")
+    p.add_argument("--out", required=True, help="the cache folder, data/<scale>/<dataset>/decoded")
+    p.add_argument("--workers", type=int, default=1, help="decoding processes")
     p = command("split", cmd_split, "apply a protocol's class groups and train/test split")
     p.add_argument("--protocol", required=True)
     p.add_argument("--manifest", required=True)

@@ -12,6 +12,7 @@ import jsonschema
 import yaml
 
 SCHEMA_FILE = "config_schema.yaml"
+PIPELINE_DEFAULTS = {"mini": "memory", "thesis": "decoded"}  # training.pipeline where a scale does not set it
 
 
 class ConfigError(ValueError):
@@ -55,6 +56,8 @@ def validate(config: dict) -> dict:
             raise ConfigError(f"config key {_key(e.absolute_path)}: {e.message}; allowed keys here: {allowed}")
         raise ConfigError(f"config key {_key(e.absolute_path)}: {e.message} (schema: {_schema_hint(e)})")
     _check_references(config)
+    for name, scale in config["scales"].items():  # a default that depends on the scale
+        scale["training"].setdefault("pipeline", PIPELINE_DEFAULTS[name])
     return config
 
 

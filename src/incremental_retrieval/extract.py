@@ -15,7 +15,7 @@ from incremental_retrieval.io import atomic_path
 def embed(model, data: ImageSet, batch_size: int = 256, device="cpu", workers: int = 0):
     """(L2-normalised embeddings, classifier logits) of every image, in order."""
     model.eval().to(device)
-    if data.cache is not None:
+    if data.in_process:  # in memory, or centre crops of the decoded-image cache
         batches = (data.batch(range(i, min(i + batch_size, len(data)))) for i in range(0, len(data), batch_size))
     else:
         batches = torch.utils.data.DataLoader(data, batch_size=batch_size, num_workers=workers)

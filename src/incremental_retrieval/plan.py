@@ -27,6 +27,28 @@ def dataset_manifest(config: dict, dataset: str) -> str:
     return f"data/{config['scale']}/{dataset}/manifest.csv"
 
 
+def decoded_images(config: dict, dataset: str) -> str:
+    """A dataset's decoded-image cache folder (`training.pipeline: decoded`)."""
+    return f"data/{config['scale']}/{dataset}/decoded"
+
+
+def image_inputs(config: dict, protocol: str) -> list[str]:
+    """What a protocol's training and evaluation jobs read images from besides
+    the split: the dataset's decoded-image cache under `training.pipeline:
+    decoded`; nothing for `pil` (the files the manifest names) and `memory`."""
+    block = scale_block(config)
+    if block["training"]["pipeline"] != "decoded":
+        return []
+    return [decoded_images(config, block["protocols"][protocol]["dataset"])]
+
+
+def job_threads(config: dict) -> int:
+    """CPUs of a training or evaluation job: torch's threads, plus the
+    DataLoader's worker processes where the pipeline has them (`pil`)."""
+    training = scale_block(config)["training"]
+    return training["threads"] + (training["workers"] if training["pipeline"] == "pil" else 0)
+
+
 def split_manifest(config: dict, protocol: str) -> str:
     return f"data/{config['scale']}/splits/{protocol}.csv"
 

@@ -43,6 +43,7 @@ class TaskSpec:
     metric_loss: str = "triplet"
     freeze_bn: bool = False
     in_memory: bool = True
+    decoded: Path | None = None   # the dataset's decoded-image cache (data/decoded.py); None: JPEG files or memory
     workers: int = 0
     previous_rows: object = None  # the previous task's training rows (statistics only)
     previous_first_class: int = 0
@@ -107,12 +108,14 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
     student.to(device)
     teacher = None if previous is None else frozen_teacher(previous, device, batch_statistics=not spec.freeze_bn)
 
-    data = ImageSet(spec.train_rows, spec.data_root, spec.image_size, train=True, in_memory=spec.in_memory)
+    data = ImageSet(spec.train_rows, spec.data_root, spec.image_size, train=True, in_memory=spec.in_memory,
+                    decoded=spec.decoded)
 
     sampler = PKSampler(data.labels, spec.batch["p"], spec.batch["k"], spec.batch.get("rounds", 1), seed=spec.seed)
 
     def previous_data():
-        return ImageSet(spec.previous_rows, spec.data_root, spec.image_size, train=False, in_memory=spec.in_memory)
+        return ImageSet(spec.previous_rows, spec.data_root, spec.image_size, train=False, in_memory=spec.in_memory,
+                        decoded=spec.decoded)
 
     context = TaskContext(
         student=student, teacher=teacher, train_data=data,
@@ -149,9 +152,10 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(spec.seed + 2)
         method.begin(context, None if ckpt is None else ckpt["method"])
-    loader = _batches(data, sampler, augment, spec.workers)
+    loader = _batches(data, sampler, augment, spec.workers, device)
     monitor = None if spec.monitor_rows is None else \
-        ImageSet(spec.monitor_rows, spec.data_root, spec.image_size, train=False, in_memory=spec.in_memory)
+        ImageSet(spec.monitor_rows, spec.data_root, spec.image_size, train=False, in_memory=spec.in_memory,
+                 decoded=spec.decoded)
     if monitor is not None and start_epoch == 0:
         history.append({"epoch": 0, "old_map": round(_monitor(student, monitor, device), 5)})
     saved_at = time.monotonic()
@@ -208,6 +212,8 @@ def _fingerprint(spec: TaskSpec, init: Path | None) -> str:
                                           "margin", "metric_loss", "freeze_bn", "statistics_batch")}
     keys["resume_format"] = 2  # checkpoints keep the method's own resume state
     keys["train_images"] = list(spec.train_rows["path"])
+    if spec.decoded is not None:  # crops resized otherwise than the PIL path's: never resume one from the other
+        keys["pipeline"] = "decoded"
     keys["init_mtime"] = init.stat().st_mtime if init is not None and init.exists() else None
     return hashlib.sha256(json.dumps(keys, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -222,7 +228,8 @@ def _monitor(model, data: ImageSet, device) -> float:
     return mean_average_precision(features, data.labels.numpy())
 
 
-def _batches(data: ImageSet, sampler: PKSampler, augment: torch.Generator, workers: int):
+def _batches(data: ImageSet, sampler: PKSampler, augment: torch.Generator, workers: int,
+             device: torch.device | str = "cpu"):
     """A callable giving one epoch of (images, labels) batches.
 
     Both paths draw their augmentation from `augment`, whose state the resume
@@ -237,10 +244,15 @@ def _batches(data: ImageSet, sampler: PKSampler, augment: torch.Generator, worke
     (`SeededImages`).  That is chosen over seeding per (seed, epoch, worker
     id): the result then does not depend on the number of workers either
     (0 or 8 give the same weights), and no epoch number has to reach the
-    persistent workers.
+    persistent workers.  Sets read from the decoded-image cache take the same
+    per-image seeds, crop in this process and resize on `device`; they draw
+    the PIL path's boxes and flips, so a resumed epoch is exact there too.
     """
     if data.cache is not None:
         return lambda: (data.batch(indices, augment) for indices in sampler)
+    if data.decoded is not None:
+        batches = SeededBatches(sampler, augment)
+        return lambda: (data.seeded_batch(items, device) for items in batches)
     # The DataLoader draws its workers' base seed from `generator` when the
     # iterator is created (once: persistent workers); from torch's global RNG
     # without one, which would shift that RNG by one draw in a resumed run.

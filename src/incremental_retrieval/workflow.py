@@ -47,6 +47,10 @@ def fragment(config: dict, step: str, **keys) -> str:
             part["generator"] = hashlib.sha256(Path(synthetic.__file__).read_bytes()).hexdigest()[:12]
     elif step == "split":
         part = block["protocols"][keys["protocol"]]
+    elif step == "decode":  # the images themselves arrive through the manifest (the rule's input)
+        from incremental_retrieval.data import decoded
+
+        part = {"shorter_side": decoded.shorter_side(block["image_size"]), "format": decoded.FORMAT}
     elif step == "pretrain":
         part = {k: block[k] for k in ("backbone", "image_size", "embedding_dim", "pretraining")}
         part["batch"] = block["training"]["batch"]

@@ -20,6 +20,27 @@ rule prepare_data:
         "python -m incremental_retrieval prepare-data --config {params.config} --job \"{params.job}\" --dataset {wildcards.dataset} --out {output} 2> {log}"
 
 
+rule decode_images:  # training.pipeline: decoded
+    input:
+        f"data/{SCALE}/{{dataset}}/manifest.csv",
+    output:
+        directory(f"data/{SCALE}/{{dataset}}/decoded"),
+    params:
+        config=CONFIG,
+        job=job_label("decode_images"),
+        fragment=lambda w: fragment(IR, "decode", dataset=w.dataset),
+    wildcard_constraints:
+        dataset=r"[^/]+",
+    threads: max(1, TRAINING["workers"])  # decoding processes
+    conda:
+        "../../envs/incremental_retrieval.yaml"
+    log:
+        f"logs/{SCALE}/decode_images/{{dataset}}.log",
+    shell:
+        "python -m incremental_retrieval decode-images --config {params.config} --job \"{params.job}\" --manifest {input}"
+        " --out {output} --workers {threads} 2> {log}"
+
+
 rule split:
     input:
         lambda w: plan.dataset_manifest(IR, IR["scales"][SCALE]["protocols"][w.protocol]["dataset"]),

@@ -6,6 +6,7 @@ rule evaluate:
     input:
         split=f"data/{SCALE}/splits/{{protocol}}.csv",
         model=lambda w: plan.model_path(IR, w.protocol, int(w.seed), w.configuration, int(w.task)),
+        images=lambda w: plan.image_inputs(IR, w.protocol),
     output:
         features=directory(f"{RUN}/features"),
         metrics=METRICS,
@@ -16,7 +17,7 @@ rule evaluate:
         seed=r"\d+",
         task=r"\d+",
         configuration=UNTRAINED,
-    threads: TRAINING["threads"] + TRAINING["workers"]  # torch threads + data-loading processes
+    threads: plan.job_threads(IR)  # torch threads + data-loading processes (pipeline: pil)
     conda:
         "../../envs/incremental_retrieval.yaml"
     log:

@@ -35,6 +35,7 @@ rule train:
     input:
         split=f"data/{SCALE}/splits/{{protocol}}.csv",
         init=lambda w: plan.init_path(IR, w.protocol, int(w.seed), w.configuration, int(w.task)),
+        images=lambda w: plan.image_inputs(IR, w.protocol),
     output:
         model=f"{RUN}/model.pt",
         features=directory(f"{RUN}/features"),
@@ -48,7 +49,7 @@ rule train:
         seed=r"\d+",
         task=r"\d+",
         configuration=TRAINED,
-    threads: TRAINING["threads"] + TRAINING["workers"]  # torch threads + data-loading processes
+    threads: plan.job_threads(IR)  # torch threads + data-loading processes (pipeline: pil)
     conda:
         "../../envs/incremental_retrieval.yaml"
     log:

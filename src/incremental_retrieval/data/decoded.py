@@ -30,6 +30,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -271,3 +272,102 @@ def eval_batch(images: DecodedImages, positions, size: int) -> torch.Tensor:
     if not crops:
         return torch.empty(0, 3, size, size)
     return torch.stack(crops).to(torch.float32).div(255)
+
+
+# --- throughput -------------------------------------------------------------------
+
+def write_cub_like_jpegs(folder: str | Path, n_images: int, seed: int = 0) -> list[str]:
+    """`n_images` synthetic JPEGs of CUB-200's typical sizes (500 px on the
+    longer side, 280-500 on the shorter, a third of them portrait), quality
+    90: colour gradients, sharp-edged shapes, noise.  Returns their names."""
+    from PIL import Image
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng, names = np.random.default_rng(seed), []
+    for k in range(n_images):
+        long, short = 500, int(rng.integers(280, 501))
+        height, width = (long, short) if k % 3 == 2 else (short, long)
+        y = np.linspace(0, 1, height)[:, None, None]
+        x = np.linspace(0, 1, width)[None, :, None]
+        pixels = 128 + 90 * np.sin(2 * np.pi * (rng.uniform(1, 4, 3) * x + rng.uniform(1, 4, 3) * y))
+        for _ in range(4):
+            top, left = rng.integers(0, height - 60), rng.integers(0, width - 60)
+            pixels[top:top + rng.integers(30, 200), left:left + rng.integers(30, 200)] = rng.uniform(0, 255, 3)
+        pixels = pixels + rng.normal(0, 8, pixels.shape)
+        name = f"{k:05d}.jpg"
+        Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(folder / name, quality=90)
+        names.append(name)
+    return names
+
+
+def measure_pipelines(out_dir: str | Path, n_images: int = 400, workers: int = 2, device="cpu", batch: int = 80,
+                      image_size: int = 224, seed: int = 0) -> dict:
+    """Training images/s that each thesis-scale data pipeline delivers on its
+    own (no model), on `n_images` CUB-like JPEGs written to `out_dir`.
+
+    pil: PIL decoding and torchvision transforms in a DataLoader with
+    `workers` processes, as train.py builds it, the batches moved to `device`;
+    decoded: the decoded-image cache of the same files (its build time and
+    size are reported too; built with max(1, workers) processes), crops
+    resized to image_size on `device`.  Each pipeline runs one epoch of
+    `batch`-image batches to warm up (worker start-up, page cache) and is
+    timed on the next."""
+    from incremental_retrieval.data.loading import ImageSet, SeededBatches, SeededImages
+
+    out_dir, device = Path(out_dir), torch.device(device)
+    names = write_cub_like_jpegs(out_dir / "images", n_images, seed)
+    rows = pd.DataFrame({"path": names, "label": np.arange(n_images) % 20})
+    order = torch.randperm(n_images, generator=torch.Generator().manual_seed(seed)).tolist()
+    batches = [order[i:i + batch] for i in range(0, n_images, batch)]
+
+    def synchronize():
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    def images_per_second(epoch) -> float:
+        epoch()  # warm-up
+        synchronize()
+        tic = time.perf_counter()
+        seen = epoch()
+        synchronize()
+        return seen / (time.perf_counter() - tic)
+
+    pil = ImageSet(rows, out_dir / "images", image_size, train=True)
+    loader = torch.utils.data.DataLoader(SeededImages(pil), batch_sampler=SeededBatches(batches, torch.Generator()
+                                                                                        .manual_seed(seed + 1)),
+                                         num_workers=workers, pin_memory=torch.cuda.is_available(),
+                                         persistent_workers=workers > 0, generator=torch.Generator().manual_seed(0))
+
+    def pil_epoch() -> int:
+        seen = 0
+        for images, _ in loader:
+            images = images.to(device, non_blocking=True)
+            seen += len(images)
+        return seen
+
+    pil_rate = images_per_second(pil_epoch)
+    del loader  # its worker processes end
+
+    tic = time.perf_counter()
+    meta = build_decoded_cache(names, out_dir / "decoded", shorter_side(image_size), root=out_dir / "images",
+                               workers=max(1, workers))
+    build_seconds = time.perf_counter() - tic
+    decoded = ImageSet(rows, out_dir / "images", image_size, train=True, decoded=out_dir / "decoded")
+    seeded = SeededBatches(batches, torch.Generator().manual_seed(seed + 1))
+
+    def decoded_epoch() -> int:
+        seen = 0
+        for items in seeded:
+            images, _ = decoded.seeded_batch(items, device)
+            seen += len(images)
+        return seen
+
+    decoded_rate = images_per_second(decoded_epoch)
+    jpeg_bytes = sum((out_dir / "images" / n).stat().st_size for n in names)
+    return {"images": n_images, "batch": batch, "image_size": image_size, "device": str(device),
+            "torch_threads": torch.get_num_threads(), "workers": workers,
+            "pil_images_per_second": round(pil_rate, 1), "decoded_images_per_second": round(decoded_rate, 1),
+            "cache_build_seconds": round(build_seconds, 2), "cache_build_workers": max(1, workers),
+            "cache_bytes_per_image": round(meta["bytes"] / max(n_images, 1)),
+            "jpeg_bytes_per_image": round(jpeg_bytes / max(n_images, 1))}

@@ -23,6 +23,8 @@ class ImageSet(torch.utils.data.Dataset):
     decoded-image cache with the same crop boxes and flips.
     """
 
+    decoded: DecodedImages | None = None  # set when the images come from the decoded-image cache
+
     def __init__(self, rows: pd.DataFrame, root: str | Path, image_size: int, train: bool, in_memory: bool = False,
                  decoded: str | Path | None = None):
         self.paths = [Path(root) / p for p in rows["path"]]
@@ -38,7 +40,6 @@ class ImageSet(torch.utils.data.Dataset):
             arrays = [np.asarray(Image.open(p).convert("RGB").resize((image_size, image_size))) for p in self.paths]
             self.cache = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous() if arrays else \
                 torch.empty(0, 3, image_size, image_size, dtype=torch.uint8)
-        self.decoded = None
         if decoded is not None and not in_memory:
             self.decoded = DecodedImages(decoded, shorter_side=resize)
             self.positions = self.decoded.positions(rows["path"])
