@@ -118,7 +118,8 @@ def cmd_pretrain(args):
     manifest["label"] = manifest["class_id"] - manifest["class_id"].min()
     data = ImageSet(manifest, Path(args.manifest).parent, block["image_size"], train=True, in_memory=True)
     pretrain_synthetic(block["backbone"], block["embedding_dim"], data, pre["epochs"], pre["lr"],
-                       block["training"]["batch"], seed=0, out=Path(args.out))
+                       block["training"]["batch"], seed=0, out=Path(args.out),
+                       channels_last=block["training"]["channels_last"])
 
 
 def task_spec(config: dict, split, protocol: str, configuration: str, task: int, seed: int):
@@ -149,6 +150,7 @@ def task_spec(config: dict, split, protocol: str, configuration: str, task: int,
     )
 
 
+        channels_last=training["channels_last"], precision=training["precision"],
 def cmd_train(args):
     """Train one task; then evaluate the saved model in the same process
     (a second job would pay the start-up cost again)."""
@@ -200,6 +202,8 @@ def evaluate_model(config: dict, split, protocol: str, model_path: Path, task: i
         save_features(files[-1], features, data.labels.numpy(), logits)
     evaluate_groups(files, out)
 
+    if block["training"]["channels_last"]:
+        model.channels_last()
 
 def cmd_evaluate(args):
     config = _setup(args, torch_threads=True)

@@ -52,6 +52,8 @@ class TaskSpec:
     monitor_every: int = 1
     checkpoint_seconds: float = 0  # resume point at most this often (0: every epoch); preemption loses less than this
     statistics_batch: dict | None = None  # the scale's base P x K, for whole-set statistics (EWC Fisher); None: batch
+    channels_last: bool = False   # NHWC convolutions (faster on oneDNN and cuDNN)
+    precision: str = "float32"    # "bfloat16": forward passes and losses under autocast on the training device
 
 
 def initial_model(spec: TaskSpec, init: Path | None, from_pretrained: bool,
@@ -100,13 +102,20 @@ def _optimizer(model: EmbeddingNet, schedule: dict) -> torch.optim.Optimizer:
 
 
 def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Path) -> dict:
-    """Train and write `out` (model + method state); returns the training history."""
+    """Train and write `out` (model + method state); returns the training
+    history and the seconds spent per phase (`timings`)."""
+    started = time.perf_counter()
+    timings = {"monitoring": 0.0, "epochs": 0.0, "saving": 0.0}
     torch.manual_seed(spec.seed)
     device = torch.device(spec.device)
     method = build_method(spec.method, margin=spec.margin, metric_loss=spec.metric_loss, **spec.hparams)
     student, previous = initial_model(spec, init, spec.task == 0 or method.from_pretrained, device)
     student.to(device)
     teacher = None if previous is None else frozen_teacher(previous, device, batch_statistics=not spec.freeze_bn)
+    if spec.channels_last:
+        for model in (student, teacher):
+            if model is not None:
+                model.channels_last()
 
     data = ImageSet(spec.train_rows, spec.data_root, spec.image_size, train=True, in_memory=spec.in_memory,
                     decoded=spec.decoded)
@@ -156,8 +165,14 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
     monitor = None if spec.monitor_rows is None else \
         ImageSet(spec.monitor_rows, spec.data_root, spec.image_size, train=False, in_memory=spec.in_memory,
                  decoded=spec.decoded)
+    timings["setup"] = time.perf_counter() - started  # models, method state, images into memory
     if monitor is not None and start_epoch == 0:
+        tic = time.perf_counter()
         history.append({"epoch": 0, "old_map": round(_monitor(student, monitor, device), 5)})
+        timings["monitoring"] += time.perf_counter() - tic
+    # bf16 autocast: matrix products and convolutions in bfloat16, reductions
+    # and losses in float32 (float64 terms such as MMD stay float64).
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=spec.precision == "bfloat16")
     saved_at = time.monotonic()
     for epoch in range(start_epoch, spec.schedule["epochs"]):
         student.train()
@@ -166,7 +181,8 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
         sums, seen, tic = {}, 0, time.perf_counter()
         for images, labels in loader():
             images, labels = images.to(device, non_blocking=True), labels.to(device)
-            terms = method.loss_terms(context, images, labels)
+            with autocast:
+                terms = method.loss_terms(context, images, labels)
             loss = sum(terms.values())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -177,21 +193,27 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
                 sums[name] = sums.get(name, 0.0) + value.item() * len(labels)
             seen += len(labels)
         seconds = time.perf_counter() - tic
+        timings["epochs"] += seconds
         record = {"epoch": epoch + 1, "seconds": round(seconds, 3), "images_per_second": round(seen / seconds, 1),
                   **{name: round(total / max(seen, 1), 5) for name, total in sums.items()}}
         if monitor is not None and (epoch + 1) % spec.monitor_every == 0:
+            tic = time.perf_counter()
             record["old_map"] = round(_monitor(student, monitor, device), 5)
+            timings["monitoring"] += time.perf_counter() - tic
         history.append(record)
         log.info("%s task %d epoch %d/%d  %s", spec.method, spec.task, epoch + 1, spec.schedule["epochs"],
                  "  ".join(f"{k}={v}" for k, v in record.items() if k != "epoch"))
         last_epoch = epoch + 1 == spec.schedule["epochs"]  # the final model follows at once
         if not last_epoch and time.monotonic() - saved_at >= spec.checkpoint_seconds:
+            tic = time.perf_counter()
             save_torch({"model": student.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
                         "sampler_rng": sampler.generator.get_state(), "augment_rng": augment.get_state(),
                         "torch_rng": torch.get_rng_state(), "method": method.resume_state(), "history": history,
                         "fingerprint": fingerprint}, resume)
             saved_at = time.monotonic()
+            timings["saving"] += time.perf_counter() - tic
 
+    tic = time.perf_counter()
     student.eval()
     state = method.finish(context)
     save_torch({"model": student.state_dict(), "backbone": spec.backbone, "embedding_dim": spec.embedding_dim,
@@ -199,7 +221,8 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
                 "hparams": spec.hparams, "task": spec.task,
                 "path": None if method.path is None else method.path.state()}, out)
     resume.unlink(missing_ok=True)  # finished: a forced rerun must train afresh
-    return {"history": history}
+    timings["saving"] += time.perf_counter() - tic
+    return {"history": history, "timings": timings}
 
 
 def _fingerprint(spec: TaskSpec, init: Path | None) -> str:
@@ -209,7 +232,8 @@ def _fingerprint(spec: TaskSpec, init: Path | None) -> str:
 
     keys = {k: getattr(spec, k) for k in ("method", "hparams", "backbone", "embedding_dim", "image_size",
                                           "n_classes", "first_class", "task", "schedule", "batch", "seed",
-                                          "margin", "metric_loss", "freeze_bn", "statistics_batch")}
+                                          "margin", "metric_loss", "freeze_bn", "statistics_batch",
+                                          "channels_last", "precision")}
     keys["resume_format"] = 2  # checkpoints keep the method's own resume state
     keys["train_images"] = list(spec.train_rows["path"])
     if spec.decoded is not None:  # crops resized otherwise than the PIL path's: never resume one from the other

@@ -100,7 +100,7 @@ def load_trunk(model: EmbeddingNet, path: Path) -> None:
 
 
 def pretrain_synthetic(backbone: str, embedding_dim: int, data, epochs: int, lr: float, batch: dict,
-                       seed: int, out: Path) -> dict:
+                       seed: int, out: Path, channels_last: bool = False) -> dict:
     """Train the trunk with the semantic loss on the pretraining domain's
     classes; only the trunk is kept, like ImageNet weights."""
     from incremental_retrieval import losses
@@ -109,6 +109,8 @@ def pretrain_synthetic(backbone: str, embedding_dim: int, data, epochs: int, lr:
     torch.manual_seed(seed)
     n_classes = int(data.labels.max()) + 1
     model = EmbeddingNet(backbone, embedding_dim, n_classes)
+    if channels_last:
+        model.channels_last()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=5e-4)
     sampler = PKSampler(data.labels, batch["p"], batch["k"], batch.get("rounds", 1), seed=seed)
     augment = torch.Generator().manual_seed(seed + 1)
