@@ -48,6 +48,16 @@ def test_seeds_multiply_runs():
     assert len(plan.table_runs(config, "table_5_2")) == 3 * 9
 
 
+def test_only_the_runs_a_map_per_epoch_figure_plots_are_monitored():
+    config = shipped()
+    config["seeds"] = [0, 1]
+    assert plan.monitored(config, "cub_onestep", 0, "mmd", 1)      # Fig. 5.3c plots it (first seed)
+    assert not plan.monitored(config, "cub_onestep", 1, "mmd", 1)  # the figure shows one seed
+    assert not plan.monitored(config, "cub_onestep", 0, "joint", 1)  # not a row of Fig. 5.3c
+    assert not plan.monitored(config, "cub_multistep", 0, "mmd", 2)  # no figure of the multi-step runs
+    assert plan.monitored(config, "dogs_onestep", 0, "ewc", 1)
+
+
 def test_decoded_pipeline_makes_the_datasets_image_cache_an_input_of_its_jobs():
     from incremental_retrieval.workflow import fragment
 

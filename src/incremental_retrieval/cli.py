@@ -13,8 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-from incremental_retrieval import config as cfg
-from incremental_retrieval import plan
+STARTED = time.perf_counter()  # before the package's heavier imports: the benchmark's start-up phase
+
+from incremental_retrieval import config as cfg  # noqa: E402
+from incremental_retrieval import plan  # noqa: E402
 
 
 def _setup(args, torch_threads: bool = False) -> dict:
@@ -133,7 +135,8 @@ def task_spec(config: dict, split, protocol: str, configuration: str, task: int,
     train, test = split[split["split"] == "train"], split[split["split"] == "test"]
     incremental = task > 0 and method != "joint"
     first_group = task if incremental else 0
-    monitor = incremental and training["monitor_every"] > 0
+    monitor = incremental and training["monitor_every"] > 0 and plan.monitored(config, protocol, seed, configuration,
+                                                                              task)
     return TaskSpec(
         method=method, hparams=hparams, backbone=block["backbone"], embedding_dim=block["embedding_dim"],
         train_rows=train[(train["group"] >= first_group) & (train["group"] <= task)],
@@ -147,16 +150,18 @@ def task_spec(config: dict, split, protocol: str, configuration: str, task: int,
         previous_first_class=sum(groups[: task - 1]) if incremental else 0, device=_device(config),
         monitor_rows=test[test["group"] == 0] if monitor else None, monitor_every=training["monitor_every"],
         checkpoint_seconds=training["checkpoint_seconds"], statistics_batch=training["batch"],
+        channels_last=training["channels_last"], precision=training["precision"],
     )
 
 
-        channels_last=training["channels_last"], precision=training["precision"],
 def cmd_train(args):
     """Train one task; then evaluate the saved model in the same process
     (a second job would pay the start-up cost again)."""
     config = _setup(args, torch_threads=True)
     from incremental_retrieval.data.splits import read_split
     from incremental_retrieval.train import train_task
+
+    imported = time.perf_counter()
 
     split = read_split(Path(args.split))
     spec = task_spec(config, split, args.protocol, args.configuration, args.task, args.seed)
@@ -172,8 +177,18 @@ def cmd_train(args):
         curves.insert(1, "loss", curves[terms].sum(axis=1, min_count=1))  # the total, beside each term
         write_text(args.curves, curves.to_csv(index=False))
     if args.metrics:
+        tic = time.perf_counter()
         evaluate_model(config, split, args.protocol, Path(args.out), args.task, Path(args.features_dir),
                        Path(args.metrics))
+        result["timings"]["evaluation"] = time.perf_counter() - tic
+    if args.timings:  # the benchmark's per-phase breakdown; start-up is what precedes `imported`
+        import json
+
+        from incremental_retrieval.io import write_text
+
+        result["timings"]["imports_and_config"] = imported - STARTED
+        result["timings"]["in_process"] = time.perf_counter() - STARTED
+        write_text(args.timings, json.dumps({k: round(v, 4) for k, v in result["timings"].items()}, indent=1))
 
 
 def evaluate_model(config: dict, split, protocol: str, model_path: Path, task: int, features_dir: Path,
@@ -187,6 +202,8 @@ def evaluate_model(config: dict, split, protocol: str, model_path: Path, task: i
 
     block = cfg.scale_block(config)
     model = model_from_checkpoint(load_checkpoint(model_path))
+    if block["training"]["channels_last"]:
+        model.channels_last()
     root = Path(plan.dataset_manifest(config, block["protocols"][protocol]["dataset"])).parent
     source = image_source(config, block["protocols"][protocol]["dataset"])
     files = []
@@ -202,8 +219,6 @@ def evaluate_model(config: dict, split, protocol: str, model_path: Path, task: i
         save_features(files[-1], features, data.labels.numpy(), logits)
     evaluate_groups(files, out)
 
-    if block["training"]["channels_last"]:
-        model.channels_last()
 
 def cmd_evaluate(args):
     config = _setup(args, torch_threads=True)
@@ -244,6 +259,15 @@ def cmd_report(args):
                  Path(args.claims) if args.claims else None, Path(args.out))
 
 
+def cmd_benchmark(args):
+    _setup(args)
+    from incremental_retrieval.benchmark import run_benchmark
+
+    run_benchmark(Path(args.config), Path(args.out), main_job=args.main_job, pipeline=args.pipeline,
+                  repeat=args.repeat, cores=args.cores, keep=Path(args.keep) if args.keep else None)
+    print(Path(args.out).read_text())
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m incremental_retrieval", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -278,6 +302,7 @@ def main(argv=None):
     p.add_argument("--features-dir", help="with --metrics: evaluate the trained model on groups 0..task")
     p.add_argument("--metrics", help="metrics.json of the trained model")
     p.add_argument("--curves", help="CSV of the per-epoch history (epoch, seconds, images/s, loss terms)")
+    p.add_argument("--timings", help="JSON of the seconds spent per phase (the benchmark reads it)")
     p = command("evaluate", cmd_evaluate, "embed each class group's test images; Recall@K, mAP, top-1")
     p.add_argument("--protocol", required=True)
     p.add_argument("--split", required=True)
@@ -301,19 +326,36 @@ def main(argv=None):
     p.add_argument("--claims")
     p.add_argument("--out", required=True)
 
+    p = command("benchmark", cmd_benchmark, "time one training job per phase against the machine's limit; "
+                "optionally the main job and the thesis-scale data pipelines (in a temporary directory)")
+    p.add_argument("--out", default="reports/benchmark.md", help="Markdown; the figures also go to <out>.json")
+    p.add_argument("--repeat", type=int, default=3, help="timed runs of the training job (the median is shown)")
+    p.add_argument("--main-job", action="store_true", help="also run the whole main job on fresh outputs")
+    p.add_argument("--cores", type=int, default=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                   else os.cpu_count(), help="--cores of the main job (default: this machine's)")
+    p.add_argument("--pipeline", action="store_true", help="also the PIL vs decoded-cache pipelines, images/s")
+    p.add_argument("--keep", help="work in this directory and keep it (default: a temporary one, removed)")
+
     args = parser.parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else argv
-    from incremental_retrieval.data.archives import ArchiveError
-    from incremental_retrieval.models.weights import WeightsError
-
     try:
         args.func(args)
-    except (cfg.ConfigError, ArchiveError, WeightsError) as e:  # one clear line, no traceback
+    except _user_errors() as e:  # one clear line, no traceback
         _failed(args, str(e))
         raise SystemExit(f"error: {e}") from None
     except Exception as e:  # the traceback follows; this line says which job and what went wrong
         _failed(args, f"{type(e).__name__}: {e}")
         raise
+
+
+def _user_errors() -> tuple[type, ...]:
+    """The errors a user fixes (config, archives, weights files).  The weights
+    module is looked up only if the command loaded it: importing it imports
+    torch, 1.2 s that table, split and report jobs need not pay."""
+    from incremental_retrieval.data.archives import ArchiveError
+
+    weights = sys.modules.get("incremental_retrieval.models.weights")
+    return (cfg.ConfigError, ArchiveError) + ((weights.WeightsError,) if weights else ())
 
 
 def _failed(args, what: str) -> None:

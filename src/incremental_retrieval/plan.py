@@ -172,6 +172,16 @@ def figure_runs(config: dict, figure: str) -> list[Run]:
     return runs
 
 
+def monitored(config: dict, protocol: str, seed: int, configuration: str, task: int) -> bool:
+    """Whether a run records old-class mAP during training: only the runs a
+    `map_per_epoch` figure plots (each monitoring pass embeds the old-class
+    test set; at mini scale that was 2 s of a 16 s job, paid by every run)."""
+    key = run_key(config, protocol, seed, configuration, task)
+    return any(run_key(config, run.protocol, run.seed, run.configuration, run.task) == key
+               for figure, spec in config.get("figures", {}).items() if spec["kind"] == "map_per_epoch"
+               for run in figure_runs(config, figure))
+
+
 def figure_inputs(config: dict, figure: str) -> list[str]:
     kind = config["figures"][figure]["kind"]
     runs = figure_runs(config, figure)
