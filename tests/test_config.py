@@ -132,3 +132,21 @@ def test_image_pipeline_defaults_by_scale_and_is_checked():
     config["scales"]["thesis"]["training"]["pipeline"] = "jpeg"
     with pytest.raises(cfg.ConfigError, match=r"scales\.thesis\.training\.pipeline: 'jpeg' is not one of"):
         cfg.validate(config)
+
+
+def test_the_workflows_stamped_config_is_not_validated_again_unless_edited(tmp_path, monkeypatch):
+    from incremental_retrieval.workflow import effective_config_file
+
+    config = cfg.validate(shipped())
+    monkeypatch.chdir(tmp_path)
+    path = Path(effective_config_file(config))
+    calls = []
+    validate = cfg.validate
+    monkeypatch.setattr(cfg, "validate", lambda c: calls.append(1) or validate(c))
+    assert cfg.load(path) == config and calls == []  # the stamp matches: used as written
+    edited = yaml.safe_load(path.read_text())
+    edited["scales"]["mini"]["training"]["threads"] = "two"  # a hand edit after the workflow wrote it
+    path.write_text(yaml.safe_dump(edited, sort_keys=False))
+    with pytest.raises(cfg.ConfigError, match="threads"):
+        cfg.load(path)
+    assert calls == [1]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from incremental_retrieval.config import method_of, scale_block
+from incremental_retrieval.config import method_of, scale_block, with_validation_stamp
 from incremental_retrieval.io import atomic_path
 
 def effective_config_file(config: dict) -> str:
@@ -16,7 +16,8 @@ def effective_config_file(config: dict) -> str:
     jobs read it; one file per scale, so a dry run at the other scale does not
     touch it, and only rewritten when it changed."""
     path = Path(f".snakemake/incremental_retrieval/config-{config['scale']}.yaml")
-    text = yaml.safe_dump(config, sort_keys=False)  # keep the order: base_protocol() depends on it
+    # keep the order: base_protocol() depends on it; the stamp spares every job a second validation
+    text = yaml.safe_dump(with_validation_stamp(config), sort_keys=False)
     if not path.exists() or path.read_text() != text:
         with atomic_path(path) as tmp:
             tmp.write_text(text)
