@@ -88,7 +88,7 @@ def test_a_preempted_training_job_is_requeued_and_resumes_from_its_checkpoint(tm
     epochs = 300  # about 12 s of training: time to requeue it mid-run
     cwd = _cluster_project(tmp_path, ["base"], base_epochs=epochs)
     target = "results/mini/metrics/cub_25/seed0/base/task0.json"
-    run = snakemake(cwd, "results/mini/pretrained/small_convnet.pt", "data/mini/splits/cub_25.csv")  # on the host
+    run = snakemake(cwd, "results/mini/pretrained/small_convnet_half.pt", "data/mini/splits/cub_25.csv")  # on the host
     assert run.returncode == 0, run.stderr[-3000:]
 
     command, env = snakemake_call("--profile", "slurm", target, cores=False)

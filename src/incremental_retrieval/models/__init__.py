@@ -31,6 +31,12 @@ def _small_convnet():
     return SmallConvNet()
 
 
+def _small_convnet_half():
+    from incremental_retrieval.models.small_convnet import SmallConvNet
+
+    return SmallConvNet(widths=(16, 32, 64, 128))
+
+
 def _googlenet():
     from incremental_retrieval.models.googlenet import GoogLeNetTrunk
 
@@ -45,6 +51,8 @@ def _bn_inception():
 
 BACKBONES: dict[str, Backbone] = {
     "small_convnet": Backbone(_small_convnet, 256, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+    # half the channels: a quarter of the FLOPs (8 vs 30 MFLOP per 32 x 32 image)
+    "small_convnet_half": Backbone(_small_convnet_half, 128, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
     "googlenet": Backbone(
         _googlenet, 1024, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225),
         weights_url="https://download.pytorch.org/models/googlenet-1378be20.pth",
@@ -79,14 +87,6 @@ class EmbeddingNet(nn.Module):
         self.register_buffer("mean", torch.tensor(spec.mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(spec.std).view(1, 3, 1, 1))
         self.bgr, self.value_range = spec.bgr, spec.value_range
-
-    @property
-    def n_classes(self) -> int:
-        return self.classifier.out_features
-
-    def normalise_input(self, images: torch.Tensor) -> torch.Tensor:
-        """Images arrive as RGB floats in [0, 1]; convert to what the trunk expects."""
-        if self.bgr:
         self.memory_format = torch.contiguous_format
 
     def channels_last(self) -> "EmbeddingNet":
@@ -96,6 +96,14 @@ class EmbeddingNet(nn.Module):
         the default layout only by floating-point summation order."""
         self.memory_format = torch.channels_last
         return self.to(memory_format=torch.channels_last)
+
+    @property
+    def n_classes(self) -> int:
+        return self.classifier.out_features
+
+    def normalise_input(self, images: torch.Tensor) -> torch.Tensor:
+        """Images arrive as RGB floats in [0, 1]; convert to what the trunk expects."""
+        if self.bgr:
             images = images.flip(1)
         return (images * self.value_range - self.mean) / self.std
 
