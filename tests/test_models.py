@@ -64,3 +64,21 @@ def test_bn_inception_weights_with_1_x_c_vectors_load(tmp_path):
     torch.save(caffe_style, path)
     weights.load_trunk(model, path)
     assert model.trunk.state_dict()["conv1_7x7_s2_bn.weight"].dim() == 1
+
+
+@pytest.mark.parametrize("backbone", ["small_convnet", "small_convnet_half"])
+def test_channels_last_changes_the_layout_not_the_outputs(backbone):
+    torch.manual_seed(0)
+    model = EmbeddingNet(backbone, 16, 5).eval()
+    images = torch.rand(4, 3, 32, 32)
+    embedding, logits = model(images)
+    model.channels_last()
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not conv.weight.is_contiguous()  # really NHWC, not a no-op
+    embedding_cl, logits_cl = model(images)
+    torch.testing.assert_close(embedding_cl, embedding, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(logits_cl, logits, atol=1e-5, rtol=1e-4)
+    restored = EmbeddingNet(backbone, 16, 5).eval()
+    restored.load_state_dict(model.state_dict())  # a channels-last checkpoint loads into a default model
+    torch.testing.assert_close(restored(images)[0], embedding, atol=1e-5, rtol=1e-4)

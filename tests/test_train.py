@@ -279,3 +279,23 @@ def test_training_path_runs_under_deterministic_algorithms(tiny_split, file_back
     test = split[split.split == "test"]
     features, _ = embed(model, ImageSet(test, folder, 16, train=False, in_memory=False), device="cpu", workers=0)
     assert len(features) == len(test)
+
+
+def test_bfloat16_autocast_and_channels_last_train_and_change_the_fingerprint(tiny_split, tmp_path):
+    """training.precision: bfloat16 runs the forward passes in bfloat16 (the
+    weights differ from a float32 run's, the losses stay finite); both options
+    are part of the resume fingerprint, so a checkpoint of one is never resumed
+    by the other."""
+    folder, split = tiny_split
+    outputs = {}
+    for name, options in {"float32": {}, "bfloat16": {"precision": "bfloat16"},
+                          "channels_last": {"channels_last": True}}.items():
+        train_task(spec_for(folder, split, epochs=1, **options), None, tmp_path / f"{name}.pt", tmp_path / f"ck_{name}")
+        outputs[name] = load_checkpoint(tmp_path / f"{name}.pt")
+    base, bf16, nhwc = (outputs[k]["model"] for k in ("float32", "bfloat16", "channels_last"))
+    assert all(torch.isfinite(v).all() for v in bf16.values())
+    assert max((bf16[k].float() - base[k].float()).abs().max() for k in base) > 1e-3  # bfloat16 really ran
+    assert max((nhwc[k].float() - base[k].float()).abs().max() for k in base) < 1e-3  # layout only: rounding
+    fingerprints = {train_module._fingerprint(spec_for(folder, split, epochs=1, **o), None)
+                    for o in ({}, {"precision": "bfloat16"}, {"channels_last": True})}
+    assert len(fingerprints) == 3
