@@ -75,8 +75,9 @@ def _decoded(files: list[Path], shorter: int, workers: int):
         return
     import multiprocessing
 
-    # spawn: the parent may hold torch's thread pools, which a fork can deadlock
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+    # fork, as torch's DataLoader workers: the children run PIL only (no torch
+    # threads that a fork could leave locked), and start in milliseconds
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
         yield from pool.imap(_decode_job, jobs, chunksize=8)
 
 
@@ -302,7 +303,7 @@ def write_cub_like_jpegs(folder: str | Path, n_images: int, seed: int = 0) -> li
 
 
 def measure_pipelines(out_dir: str | Path, n_images: int = 400, workers: int = 2, device="cpu", batch: int = 80,
-                      image_size: int = 224, seed: int = 0) -> dict:
+                      image_size: int = 224, seed: int = 0, epochs: int = 3) -> dict:
     """Training images/s that each thesis-scale data pipeline delivers on its
     own (no model), on `n_images` CUB-like JPEGs written to `out_dir`.
 
@@ -312,7 +313,7 @@ def measure_pipelines(out_dir: str | Path, n_images: int = 400, workers: int = 2
     size are reported too; built with max(1, workers) processes), crops
     resized to image_size on `device`.  Each pipeline runs one epoch of
     `batch`-image batches to warm up (worker start-up, page cache) and is
-    timed on the next."""
+    timed over the next `epochs`."""
     from incremental_retrieval.data.loading import ImageSet, SeededBatches, SeededImages
 
     out_dir, device = Path(out_dir), torch.device(device)
@@ -329,7 +330,7 @@ def measure_pipelines(out_dir: str | Path, n_images: int = 400, workers: int = 2
         epoch()  # warm-up
         synchronize()
         tic = time.perf_counter()
-        seen = epoch()
+        seen = sum(epoch() for _ in range(epochs))
         synchronize()
         return seen / (time.perf_counter() - tic)
 
@@ -366,7 +367,7 @@ def measure_pipelines(out_dir: str | Path, n_images: int = 400, workers: int = 2
     decoded_rate = images_per_second(decoded_epoch)
     jpeg_bytes = sum((out_dir / "images" / n).stat().st_size for n in names)
     return {"images": n_images, "batch": batch, "image_size": image_size, "device": str(device),
-            "torch_threads": torch.get_num_threads(), "workers": workers,
+            "torch_threads": torch.get_num_threads(), "workers": workers, "timed_epochs": epochs,
             "pil_images_per_second": round(pil_rate, 1), "decoded_images_per_second": round(decoded_rate, 1),
             "cache_build_seconds": round(build_seconds, 2), "cache_build_workers": max(1, workers),
             "cache_bytes_per_image": round(meta["bytes"] / max(n_images, 1)),
