@@ -92,3 +92,14 @@ def test_metrics_and_curves_are_dvc_metrics_and_plots(pushed, tmp_path):
     sh(pushed, DVC, "plots", "show", "-o", str(tmp_path / "plots"))
     html = (tmp_path / "plots" / "index.html").read_text()
     assert "results/mini/curves/cub_onestep/seed0/finetune/task1.csv" in html
+
+
+def test_decoded_image_caches_are_not_versioned(pushed):
+    """A dataset's decoded-image cache (gigabytes, derived from its archives)
+    stays out of DVC: `.dvcignore` covers it inside the data output."""
+    cache = pushed / "data" / "thesis" / "cub" / "decoded" / "images.u8"
+    run = subprocess.run([DVC, "check-ignore", str(cache.relative_to(pushed))], cwd=pushed, env=ENV,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    manifest = "data/thesis/cub/manifest.csv"
+    assert subprocess.run([DVC, "check-ignore", manifest], cwd=pushed, env=ENV).returncode == 1  # only the cache
