@@ -136,3 +136,64 @@ def test_pair_loss_divides_by_the_batch_size():
             total, kept = total + float((1 - hard_pos).mean() + hard_neg.mean()), kept + 1
     assert kept == 4
     assert float(losses.pair_loss(emb, labels, margin=0.1)) == pytest.approx(total / 6)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 4.0])
+def test_gram_kl_is_the_kl_of_row_softmaxes_of_the_gram_matrices(temperature):
+    """A hand-computed case: teacher rows (1) and (0) give G_t = [[1, 0], [0, 0]];
+    a zero student gives uniform rows.  Row 0 contributes
+    p0 log(2 p0) + p1 log(2 p1) with p = softmax([1/T, 0]); row 1 is uniform in
+    both (0).  Times T^2, divided by N = 2."""
+    teacher = torch.tensor([[1.0], [0.0]])
+    student = torch.zeros(2, 1)
+    p0 = math.exp(1 / temperature) / (math.exp(1 / temperature) + 1)
+    p1 = 1 - p0
+    expected = temperature**2 * (p0 * math.log(2 * p0) + p1 * math.log(2 * p1)) / 2
+    got = losses.gram_kl(teacher, student, temperature=temperature)
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+    assert losses.gram_kl(teacher, student, temperature=temperature, reduction="sum").item() == \
+        pytest.approx(2 * expected, rel=1e-6)
+    assert losses.gram_kl(teacher, student, temperature=temperature, t2_scale=False).item() == \
+        pytest.approx(expected / temperature**2, rel=1e-6)
+
+
+def test_gram_kl_on_3_rows_matches_a_transcription_of_eq_6_5():
+    g = torch.Generator().manual_seed(0)
+    teacher = F.normalize(torch.randn(3, 4, generator=g, dtype=torch.float64), dim=1)
+    student = F.normalize(torch.randn(3, 4, generator=g, dtype=torch.float64), dim=1)
+
+    def row_softmax(features, i, t):
+        logits = [sum(a * b for a, b in zip(features[i].tolist(), features[j].tolist())) / t for j in range(3)]
+        z = sum(math.exp(v) for v in logits)
+        return [math.exp(v) / z for v in logits]
+
+    t = 4.0
+    expected = 0.0
+    for i in range(3):
+        p, q = row_softmax(teacher, i, t), row_softmax(student, i, t)
+        expected += sum(pi * math.log(pi / qi) for pi, qi in zip(p, q))
+    expected *= t**2 / 3
+    assert losses.gram_kl(teacher, student).item() == pytest.approx(expected, rel=1e-9)
+    assert expected > 0
+
+
+def test_gram_kl_is_zero_for_equal_inputs_and_its_direction_swaps_the_arguments():
+    g = torch.Generator().manual_seed(1)
+    a = F.normalize(torch.randn(5, 8, generator=g), dim=1)
+    b = F.normalize(torch.randn(5, 8, generator=g), dim=1)
+    assert losses.gram_kl(a, a.clone()).item() == pytest.approx(0.0, abs=1e-7)
+    swapped = losses.gram_kl(a, b, direction="student_teacher")
+    assert swapped.item() == pytest.approx(losses.gram_kl(b, a).item(), rel=1e-6)
+    assert swapped.item() != pytest.approx(losses.gram_kl(a, b).item(), rel=1e-3)  # KL is not symmetric here
+    with pytest.raises(ValueError, match="direction"):
+        losses.gram_kl(a, b, direction="both")
+
+
+def test_gram_kl_gradient_reaches_only_what_is_not_detached():
+    g = torch.Generator().manual_seed(2)
+    teacher = F.normalize(torch.randn(4, 6, generator=g), dim=1).requires_grad_()
+    student = F.normalize(torch.randn(4, 6, generator=g), dim=1).requires_grad_()
+    losses.gram_kl(teacher.detach(), student).backward()
+    assert teacher.grad is None and student.grad.abs().sum() > 0
+    losses.gram_kl(teacher, student).backward()  # not detached: both sides learn (the chapter 6 code's case)
+    assert teacher.grad.abs().sum() > 0

@@ -66,3 +66,30 @@ def mmd(teacher: torch.Tensor, student: torch.Tensor, n_kernels: int = 5, factor
     k_ts = gaussian_kernel_sum(teacher, student, bandwidth, n_kernels, factor).sum()
     total = torch.clamp(k_tt - 2 * k_ts + k_ss, min=0.0)
     return (torch.sqrt(total + eps) / len(teacher)).to(dtype)
+
+
+def gram_kl(teacher: torch.Tensor, student: torch.Tensor, temperature: float = 4.0,
+            direction: str = "teacher_student", t2_scale: bool = True, reduction: str = "mean") -> torch.Tensor:
+    """Correlation distillation (Eqs. 6.4-6.5, 7.2-7.3): the KL divergence
+    between the row-wise softmaxes of the teacher's and the student's Gram
+    matrices G = F F^T (inner-product kernel, diagonal included) of one batch.
+
+    `direction` "teacher_student" is KL(sigma(G_t / T) || sigma(G_s / T)), as
+    the thesis writes it; "student_teacher" swaps the arguments, as the
+    chapter 6 code's call effectively does.  T = 4 and the T^2 factor are the
+    chapter 6 code's (T = 1 without it is the thesis taken literally);
+    `reduction` "mean" divides the sum over rows by the batch size (Eq. 6.5's
+    1/N), "sum" does not (Eq. 7.3).  Gradients reach both arguments: detach
+    the teacher's features where it must not learn.
+    """
+    if direction not in ("teacher_student", "student_teacher"):
+        raise ValueError(f"gram_kl direction {direction!r}: use 'teacher_student' or 'student_teacher'")
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"gram_kl reduction {reduction!r}: use 'mean' or 'sum'")
+    target, other = (teacher, student) if direction == "teacher_student" else (student, teacher)
+    log_p = F.log_softmax(target @ target.t() / temperature, dim=1)
+    log_q = F.log_softmax(other @ other.t() / temperature, dim=1)
+    kl = (log_p.exp() * (log_p - log_q)).sum()
+    if t2_scale:
+        kl = kl * temperature**2
+    return kl / len(teacher) if reduction == "mean" else kl
