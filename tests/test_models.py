@@ -82,3 +82,23 @@ def test_channels_last_changes_the_layout_not_the_outputs(backbone):
     restored = EmbeddingNet(backbone, 16, 5).eval()
     restored.load_state_dict(model.state_dict())  # a channels-last checkpoint loads into a default model
     torch.testing.assert_close(restored(images)[0], embedding, atol=1e-5, rtol=1e-4)
+
+
+def test_mixed_precision_runs_the_network_in_bfloat16_and_returns_float32():
+    """The trunk runs under autocast; embeddings and logits come back float32,
+    so the losses computed from them (batch-hard mining included) are float32."""
+    from incremental_retrieval import losses
+
+    torch.manual_seed(0)
+    model = EmbeddingNet("small_convnet_half", 16, 4).train()
+    images, labels = torch.rand(8, 3, 32, 32), torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+    reference, _ = model(images)
+    model.mixed_precision(torch.bfloat16)
+    seen = []
+    hook = model.trunk.register_forward_hook(lambda module, args, output: seen.append(output.dtype))
+    embedding, logits = model(images)
+    hook.remove()
+    assert seen == [torch.bfloat16]  # the trunk really ran in bfloat16
+    assert embedding.dtype == logits.dtype == torch.float32
+    assert losses.triplet(embedding, labels).dtype == torch.float32
+    assert 0 < (embedding - reference).abs().max() < 0.1  # bfloat16 rounding, not another network

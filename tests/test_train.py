@@ -293,6 +293,7 @@ def test_bfloat16_autocast_and_channels_last_train_and_change_the_fingerprint(ti
         train_task(spec_for(folder, split, epochs=1, **options), None, tmp_path / f"{name}.pt", tmp_path / f"ck_{name}")
         outputs[name] = load_checkpoint(tmp_path / f"{name}.pt")
     base, bf16, nhwc = (outputs[k]["model"] for k in ("float32", "bfloat16", "channels_last"))
+    assert {t.dtype for t in bf16.values()} == {t.dtype for t in base.values()}  # weights stay float32
     assert all(torch.isfinite(v).all() for v in bf16.values())
     assert max((bf16[k].float() - base[k].float()).abs().max() for k in base) > 1e-3  # bfloat16 really ran
     assert max((nhwc[k].float() - base[k].float()).abs().max() for k in base) < 1e-3  # layout only: rounding

@@ -53,7 +53,7 @@ class TaskSpec:
     checkpoint_seconds: float = 0  # resume point at most this often (0: every epoch); preemption loses less than this
     statistics_batch: dict | None = None  # the scale's base P x K, for whole-set statistics (EWC Fisher); None: batch
     channels_last: bool = False   # NHWC convolutions (faster on oneDNN and cuDNN)
-    precision: str = "float32"    # "bfloat16": forward passes and losses under autocast on the training device
+    precision: str = "float32"    # "bfloat16": the networks' forward passes under autocast (losses stay float32)
 
 
 def initial_model(spec: TaskSpec, init: Path | None, from_pretrained: bool,
@@ -112,9 +112,10 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
     student, previous = initial_model(spec, init, spec.task == 0 or method.from_pretrained, device)
     student.to(device)
     teacher = None if previous is None else frozen_teacher(previous, device, batch_statistics=not spec.freeze_bn)
-    if spec.channels_last:
-        for model in (student, teacher):
-            if model is not None:
+    for model in (student, teacher):
+        if model is not None:
+            model.mixed_precision(torch.bfloat16 if spec.precision == "bfloat16" else None)
+            if spec.channels_last:
                 model.channels_last()
 
     data = ImageSet(spec.train_rows, spec.data_root, spec.image_size, train=True, in_memory=spec.in_memory,
@@ -170,9 +171,6 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
         tic = time.perf_counter()
         history.append({"epoch": 0, "old_map": round(_monitor(student, monitor, device), 5)})
         timings["monitoring"] += time.perf_counter() - tic
-    # bf16 autocast: matrix products and convolutions in bfloat16, reductions
-    # and losses in float32 (float64 terms such as MMD stay float64).
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=spec.precision == "bfloat16")
     saved_at = time.monotonic()
     for epoch in range(start_epoch, spec.schedule["epochs"]):
         student.train()
@@ -181,8 +179,7 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
         sums, seen, tic = {}, 0, time.perf_counter()
         for images, labels in loader():
             images, labels = images.to(device, non_blocking=True), labels.to(device)
-            with autocast:
-                terms = method.loss_terms(context, images, labels)
+            terms = method.loss_terms(context, images, labels)
             loss = sum(terms.values())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

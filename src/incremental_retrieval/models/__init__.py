@@ -88,6 +88,7 @@ class EmbeddingNet(nn.Module):
         self.register_buffer("std", torch.tensor(spec.std).view(1, 3, 1, 1))
         self.bgr, self.value_range = spec.bgr, spec.value_range
         self.memory_format = torch.contiguous_format
+        self.autocast_dtype: torch.dtype | None = None  # mixed precision of the forward pass (`mixed_precision`)
 
     def channels_last(self) -> "EmbeddingNet":
         """Store conv weights and feed inputs channels-last (NHWC): oneDNN's
@@ -107,9 +108,20 @@ class EmbeddingNet(nn.Module):
             images = images.flip(1)
         return (images * self.value_range - self.mean) / self.std
 
+    def mixed_precision(self, dtype: torch.dtype | None) -> "EmbeddingNet":
+        """Run trunk and embedding layer under torch.autocast with `dtype`
+        (None: float32).  Outputs come back in float32 and everything after
+        them (normalisation, classifier, every loss) stays float32: batch-hard
+        mining on bfloat16 similarities (steps of 0.004 near 1) would tie."""
+        self.autocast_dtype = dtype
+        return self
+
     def features(self, images: torch.Tensor) -> torch.Tensor:
-        fmap = self.trunk(self.normalise_input(images).contiguous(memory_format=self.memory_format))
-        return self.embedding(torch.amax(fmap, dim=(2, 3)))
+        with torch.autocast(images.device.type, dtype=self.autocast_dtype or torch.bfloat16,
+                            enabled=self.autocast_dtype is not None):
+            fmap = self.trunk(self.normalise_input(images).contiguous(memory_format=self.memory_format))
+            raw = self.embedding(torch.amax(fmap, dim=(2, 3)))
+        return raw.float()
 
     def forward(self, images: torch.Tensor):
         raw = self.features(images)
