@@ -150,3 +150,17 @@ def test_the_workflows_stamped_config_is_not_validated_again_unless_edited(tmp_p
     with pytest.raises(cfg.ConfigError, match="threads"):
         cfg.load(path)
     assert calls == [1]
+
+
+def test_a_config_stamped_under_another_schema_is_validated_again(tmp_path, monkeypatch):
+    from incremental_retrieval.workflow import effective_config_file
+
+    config = cfg.validate(shipped())
+    monkeypatch.chdir(tmp_path)
+    path = Path(effective_config_file(config))
+    calls = []
+    validate, schema = cfg.validate, cfg.schema()
+    monkeypatch.setattr(cfg, "validate", lambda c: calls.append(1) or validate(c))
+    schema["properties"]["seeds"]["description"] = "changed by a newer release"
+    monkeypatch.setattr(cfg, "schema", lambda: schema)
+    assert cfg.load(path) == config and calls == [1]

@@ -94,3 +94,21 @@ def test_job_label_names_rule_and_wildcards():
     wildcards = Wildcards(fromdict={"protocol": "cub_onestep", "task": "1"})
     assert job_label("train")(wildcards) == "train (protocol=cub_onestep, task=1)"
     assert job_label("pretrain")(Wildcards()) == "pretrain"
+
+
+def test_a_run_that_stops_or_starts_being_a_figure_row_gets_another_train_fragment():
+    """Monitoring is decided by the figures, so the train job's params must
+    change with them: Snakemake then retrains the run instead of leaving a
+    model without (or with a needless) old-class mAP curve."""
+    from incremental_retrieval.workflow import fragment
+
+    def train_fragment(config, seed=0):
+        return fragment(config, "train", protocol="cub_onestep", configuration="mmd", seed=seed, task=1)
+
+    config = shipped()
+    plotted = train_fragment(config)
+    config["figures"]["figure_5_3_map"]["rows"].remove("mmd")
+    assert train_fragment(config) != plotted
+    config = shipped()
+    config["seeds"] = [1, 0]  # the figure shows the first seed
+    assert train_fragment(config, seed=0) != plotted and train_fragment(config, seed=1) == plotted

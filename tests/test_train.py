@@ -300,3 +300,10 @@ def test_bfloat16_autocast_and_channels_last_train_and_change_the_fingerprint(ti
     fingerprints = {train_module._fingerprint(spec_for(folder, split, epochs=1, **o), None)
                     for o in ({}, {"precision": "bfloat16"}, {"channels_last": True})}
     assert len(fingerprints) == 3
+
+
+def test_the_image_pipeline_and_monitoring_are_part_of_the_resume_fingerprint(tiny_split):
+    folder, split = tiny_split
+    test = split[split.split == "test"]
+    variants = [{}, {"in_memory": False}, {"monitor_rows": test[test.group == 0]}]
+    assert len({train_module._fingerprint(spec_for(folder, split, **v), None) for v in variants}) == 3

@@ -181,14 +181,20 @@ def load(path: str | Path = "config.yaml") -> dict:
     config = yaml.safe_load(path.read_text())
     if isinstance(config, dict) and VALIDATED in config:
         stamp = config.pop(VALIDATED)
-        if stamp == digest(config):
+        if stamp == _stamp(config):
             return config
     return validate(config)
 
 
 def with_validation_stamp(config: dict) -> dict:
-    """A validated config with its digest, for `load` to recognise."""
-    return {**config, VALIDATED: digest(config)}
+    """A validated config with its stamp, for `load` to recognise."""
+    return {**config, VALIDATED: _stamp(config)}
+
+
+def _stamp(config: dict) -> str:
+    # the schema too: a config validated by other code (new defaults) is validated again
+    return digest({"config": config, "schema": hashlib.sha256(json.dumps(schema(), sort_keys=True,
+                                                                          default=str).encode()).hexdigest()})
 
 
 def scale_block(config: dict) -> dict:

@@ -55,8 +55,11 @@ def map_per_epoch(config, runs):
     fig, ax = plt.subplots(figsize=(6, 4))
     for run in runs:
         points = [(h["epoch"], 100 * h["old_map"]) for h in _history(config, run) if "old_map" in h]
-        if points:
-            ax.plot(*zip(*points), marker=".", label=run.row)
+        if not points:  # Snakemake reruns a run that becomes a row; a model made otherwise lacks the curve
+            raise ValueError(f"{plan.trained_model(config, run)} has no old-class mAP curve (it was trained while "
+                             f"not a row of this figure); retrain it: snakemake --forcerun "
+                             f"{plan.trained_model(config, run)}")
+        ax.plot(*zip(*points), marker=".", label=run.row)
     ax.set(xlabel="epoch of incremental training", ylabel="mAP on the old classes (%)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

@@ -233,8 +233,10 @@ def _fingerprint(spec: TaskSpec, init: Path | None) -> str:
                                           "channels_last", "precision")}
     keys["resume_format"] = 2  # checkpoints keep the method's own resume state
     keys["train_images"] = list(spec.train_rows["path"])
-    if spec.decoded is not None:  # crops resized otherwise than the PIL path's: never resume one from the other
-        keys["pipeline"] = "decoded"
+    # the images (in memory at 32 px, PIL crops, or crops of the decoded cache resized by torch) and whether
+    # the history holds the old-class mAP curve: never resume a checkpoint made under other ones
+    keys["pipeline"] = "decoded" if spec.decoded is not None else "memory" if spec.in_memory else "pil"
+    keys["monitored"] = spec.monitor_rows is not None
     keys["init_mtime"] = init.stat().st_mtime if init is not None and init.exists() else None
     return hashlib.sha256(json.dumps(keys, sort_keys=True, default=str).encode()).hexdigest()
 

@@ -55,6 +55,7 @@ def fragment(config: dict, step: str, **keys) -> str:
     elif step == "pretrain":
         part = {k: block[k] for k in ("backbone", "image_size", "embedding_dim", "pretraining")}
         part["batch"] = block["training"]["batch"]
+        part["channels_last"] = block["training"]["channels_last"]  # synthetic pretraining runs in that layout
     elif step == "train":
         method, hparams = method_of(config, keys["configuration"])
         # How a run executes, not what it computes: no rerun when these change
@@ -65,6 +66,11 @@ def fragment(config: dict, step: str, **keys) -> str:
         part = {"method": method, "hparams": hparams, "training": training,
                 "protocol": block["protocols"][keys["protocol"]],
                 "model": {k: block[k] for k in ("backbone", "image_size", "embedding_dim")}}
+        if "task" in keys:  # a run that becomes (or stops being) a row of a map_per_epoch figure reruns
+            from incremental_retrieval.plan import monitored
+
+            if monitored(config, keys["protocol"], keys["seed"], keys["configuration"], keys["task"]):
+                part["monitored"] = True
     elif step == "table":
         part = {"table": config["tables"][keys["table"]], "seeds": config["seeds"]}
     elif step == "figure":

@@ -44,7 +44,8 @@ rule train:
     params:
         config=CONFIG,
         job=job_label("train"),
-        fragment=lambda w: fragment(IR, "train", protocol=w.protocol, configuration=w.configuration),
+        fragment=lambda w: fragment(IR, "train", protocol=w.protocol, configuration=w.configuration,
+                                    seed=int(w.seed), task=int(w.task)),
     wildcard_constraints:
         seed=r"\d+",
         task=r"\d+",

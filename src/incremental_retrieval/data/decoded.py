@@ -136,7 +136,9 @@ class DecodedImages:
         meta_file = self.folder / META
         if not meta_file.exists():
             raise FileNotFoundError(f"{self.folder} is not a finished decoded-image cache (no {META}); "
-                                    f"build it with `python -m incremental_retrieval decode-images`")
+                                    f"build it with `python -m incremental_retrieval decode-images`, or after "
+                                    f"`dvc pull` and `snakemake --touch`: `snakemake --forcerun decode_images "
+                                    f"--until decode_images` (README: Share results with DVC)")
         self.meta = json.loads(meta_file.read_text())
         if self.meta.get("format") != FORMAT:
             raise ValueError(f"{self.folder}: cache format {self.meta.get('format')}, this code reads {FORMAT}; "
