@@ -118,7 +118,8 @@ def time_training_job(config: dict, work: Path, protocol: str = "cub_onestep", c
     runs of `python -m incremental_retrieval train`, as Snakemake starts it):
     the protocol's dataset is synthesised and its base model trained first."""
     config = _mini_config(config)
-    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    # stamped as the workflow writes it, so the job skips validation as Snakemake's jobs do
+    (work / "config.yaml").write_text(yaml.safe_dump(cfg.with_validation_stamp(config), sort_keys=False))
     proto = cfg.scale_block(config)["protocols"][protocol]
     manifest, split = plan.dataset_manifest(config, proto["dataset"]), plan.split_manifest(config, protocol)
     common = ["--config", "config.yaml", "--protocol", protocol, "--seed", "0", "--split", split]
@@ -151,13 +152,14 @@ def time_training_job(config: dict, work: Path, protocol: str = "cub_onestep", c
             **{k: statistics.median(r.get(k, 0.0) for r in runs) for k in keys}}
 
 
-def time_main_job(root: Path, config_file: Path, work: Path, cores: int) -> dict:
+def time_main_job(root: Path, config: dict, work: Path, cores: int) -> dict:
     """Wall time and the largest process's peak resident memory of
-    `snakemake --cores <cores>` on a copy of the workflow (fresh outputs)."""
+    `snakemake --cores <cores>` on a copy of the workflow (fresh outputs) with
+    `config` at scale mini."""
     for name in ("Snakefile", "workflow", "envs"):
         source = root / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, work / name)
-    shutil.copy(config_file, work / "config.yaml")
+    (work / "config.yaml").write_text(yaml.safe_dump({**config, "scale": "mini"}, sort_keys=False))
     # A child Python reports the peak RSS of its waited-for descendants (ru_maxrss of RUSAGE_CHILDREN):
     # the largest single job, whichever it was.
     probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
@@ -196,7 +198,8 @@ def run_benchmark(config_file: Path, out: Path, main_job: bool, pipeline: bool, 
         result["job"] = time_training_job(config, work / "job", repeat=repeat)
         if main_job:
             (work / "main").mkdir(parents=True, exist_ok=True)
-            result["main_job"] = time_main_job(config_file.resolve().parent, config_file, work / "main", cores)
+            result["main_job"] = time_main_job(config_file.resolve().parent, yaml.safe_load(config_file.read_text()),
+                                               work / "main", cores)
         if pipeline:
             from incremental_retrieval.data.decoded import measure_pipelines
 

@@ -20,7 +20,7 @@ from incremental_retrieval.config import digest, scale_block
 from incremental_retrieval.io import write_text
 from incremental_retrieval.tables import display_name
 
-PACKAGES = ["incremental_retrieval", "torch", "torchvision", "faiss-cpu", "pytorch-metric-learning", "snakemake",
+PACKAGES = ["incremental_retrieval", "torch", "torchvision", "faiss-cpu", "scikit-learn", "snakemake",
             "pandas", "numpy"]
 PARTS = ("reproduced", "thesis", "Δ")
 STATISTICS_KEYS = ["protocol", "class_group", "split"]
