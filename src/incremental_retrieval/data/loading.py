@@ -9,8 +9,8 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from incremental_retrieval.data.decoded import (DecodedImages, augment_batch, crop_params, eval_batch, resized_crops,
-                                                shorter_side)
+from incremental_retrieval.data.decoded import (TRAIN_SCALE, DecodedImages, augment_batch, crop_params, eval_batch,
+                                                resized_crops, shorter_side)
 
 
 class ImageSet(torch.utils.data.Dataset):
@@ -34,8 +34,9 @@ class ImageSet(torch.utils.data.Dataset):
         resize = shorter_side(image_size)
         self.cache = self.transform = self.plain_transform = None
         if not in_memory:  # torchvision costs about 1 s to import: only file-backed sets need it
-            self.transform = _thesis_transform(image_size, resize, train, (0.16, 1.0))
-            self.plain_transform = _thesis_transform(image_size, resize, False, (0.16, 1.0))
+            # the decoded cache's crops use the same scale range: both pipelines draw the same boxes
+            self.transform = _thesis_transform(image_size, resize, train, TRAIN_SCALE)
+            self.plain_transform = _thesis_transform(image_size, resize, False, TRAIN_SCALE)
         else:
             arrays = [np.asarray(Image.open(p).convert("RGB").resize((image_size, image_size))) for p in self.paths]
             self.cache = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous() if arrays else \
