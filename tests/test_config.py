@@ -164,3 +164,17 @@ def test_a_config_stamped_under_another_schema_is_validated_again(tmp_path, monk
     schema["properties"]["seeds"]["description"] = "changed by a newer release"
     monkeypatch.setattr(cfg, "schema", lambda: schema)
     assert cfg.load(path) == config and calls == [1]
+
+
+def test_semantic_is_every_methods_setting_and_a_wrong_one_is_named():
+    config = shipped()
+    config["configurations"]["l2"]["semantic"] = ["triplet"]
+    config["scales"]["mini"]["overrides"] = {"l2": {"semantic": ["pair"]}}
+    assert cfg.method_of(cfg.validate(config), "l2")[1]["semantic"] == ["pair"]
+    config["scales"]["mini"]["overrides"] = {"l2": {"semantic": ["pairs"]}}
+    with pytest.raises(cfg.ConfigError, match=r"overrides\.l2\.semantic: \['pairs'\] is not a list of distinct"):
+        cfg.validate(config)
+    config["scales"]["mini"]["overrides"] = {}
+    config["scales"]["mini"]["protocols"]["cub_25"]["base_semantic"] = ["ce", "ce"]
+    with pytest.raises(cfg.ConfigError, match=r"protocols\.cub_25\.base_semantic"):
+        cfg.validate(config)

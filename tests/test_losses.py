@@ -197,3 +197,24 @@ def test_gram_kl_gradient_reaches_only_what_is_not_detached():
     assert teacher.grad is None and student.grad.abs().sum() > 0
     losses.gram_kl(teacher, student).backward()  # not detached: both sides learn (the chapter 6 code's case)
     assert teacher.grad.abs().sum() > 0
+
+
+def _nce_by_hand(embeddings, labels, n_negatives, temperature):
+    sim, losses_ = embeddings @ embeddings.t(), []
+    for a in range(len(labels)):
+        positives = [sim[a, j].item() for j in range(len(labels)) if labels[j] == labels[a] and j != a]
+        negatives = sorted((sim[a, j].item() for j in range(len(labels)) if labels[j] != labels[a]), reverse=True)
+        logits = torch.tensor([min(positives)] + negatives[:n_negatives]) / temperature
+        losses_.append(-torch.log_softmax(logits, 0)[0])
+    return torch.stack(losses_).mean().item()
+
+
+def test_nce_is_cross_entropy_over_hardest_positive_and_hardest_negatives():
+    torch.manual_seed(0)
+    embeddings = F.normalize(torch.randn(12, 6), dim=1)
+    labels = torch.tensor([0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3])
+    got = losses.nce(embeddings, labels, n_negatives=4, temperature=0.5)
+    assert got.item() == pytest.approx(_nce_by_hand(embeddings, labels, 4, 0.5), rel=1e-5)
+    # fewer negatives (3) than asked for (9): all of them, none invented
+    few = losses.nce(embeddings[:6], labels[:6], n_negatives=9)
+    assert few.item() == pytest.approx(_nce_by_hand(embeddings[:6], labels[:6], 9, 1.0), rel=1e-5)

@@ -148,9 +148,9 @@ def test_ewc_fisher_sees_every_base_training_image_once_without_randomness():
     seen = []
 
     class Counting(EWC):
-        def semantic_terms(self, embeddings, logits, labels, first_class):
+        def semantic_terms(self, embeddings, logits, labels, first_class, names=None):
             seen.append(len(labels))
-            return super().semantic_terms(embeddings, logits, labels, first_class)
+            return super().semantic_terms(embeddings, logits, labels, first_class, names)
 
     a = Counting()
     context = make_context(a)
@@ -198,3 +198,53 @@ def test_methods_keep_the_path_integral_only_where_needed():
     finetune = build_method("finetune")
     make_context(finetune)
     assert finetune.path is None and finetune.resume_state() == {"path": None}
+
+
+@pytest.mark.parametrize("semantic,expected", [
+    (None, {"ce", "triplet"}), (["triplet"], {"triplet"}), (["pair"], {"pair"}), (["ce", "pair"], {"ce", "pair"}),
+])
+def test_semantic_names_the_semantic_terms(semantic, expected):
+    method = build_method("finetune", semantic=semantic)
+    context = make_context(method)
+    images, labels = context.train_data.batch(torch.arange(8))
+    assert set(method.loss_terms(context, images, labels)) == expected
+
+
+@pytest.mark.parametrize("semantic", [[], ["ce", "ce"], ["softmax"], "triplet"])
+def test_a_wrong_semantic_setting_is_named(semantic):
+    with pytest.raises(ValueError, match="semantic: .* distinct terms from \\['ce', 'triplet', 'pair'\\]"):
+        build_method("finetune", semantic=semantic)
+
+
+def test_ewc_fisher_of_the_shared_base_uses_the_loss_the_base_was_trained_with():
+    """Chapter 6's f_0 has no L_ce: the first task's Fisher must come from its
+    ranking loss alone, whatever this configuration trains with."""
+    def base_fisher(previous_semantic):
+        method = build_method("ewc")
+        torch.manual_seed(0)
+        teacher = EmbeddingNet("small_convnet", 8, 3).eval()
+        student = copy.deepcopy(teacher)
+        student.expand_classifier(2)
+        context = TaskContext(student=student, teacher=teacher, train_data=MemoryImages(2, 4, first_label=3),
+                              first_class=3, task=1, previous_train_data=lambda: MemoryImages(3, 4),
+                              previous_semantic=previous_semantic, statistics_batch={"p": 2, "k": 2})
+        method.begin(context)
+        return method.fisher
+
+    triplet_only, with_ce = base_fisher(["triplet"]), base_fisher(["ce", "triplet"])
+    assert float(triplet_only["classifier.weight"].abs().sum()) == 0.0  # no L_ce: the classifier gets no gradient
+    assert float(with_ce["classifier.weight"].abs().sum()) > 0.0
+
+
+def test_nce_ewc_adds_the_weighted_nce_term_and_its_fisher_includes_it():
+    method = build_method("nce_ewc", nce_weight=10.0)
+    context = make_context(method)
+    images, labels = context.train_data.batch(torch.arange(8))
+    terms = method.loss_terms(context, images, labels)
+    assert set(terms) == {"ce", "triplet", "nce", "ewc"}
+    embeddings, _ = context.student(images)
+    assert terms["nce"].item() == pytest.approx(10.0 * losses.nce(embeddings, labels, 9, 1.0).item(), rel=1e-5)
+    plain = build_method("ewc")
+    plain_context = make_context(plain)
+    own, base = method.finish(context)["ewc_fisher"], plain.finish(plain_context)["ewc_fisher"]
+    assert not torch.allclose(own["embedding.weight"], base["embedding.weight"])  # the NCE gradients count

@@ -112,3 +112,14 @@ def test_a_run_that_stops_or_starts_being_a_figure_row_gets_another_train_fragme
     config = shipped()
     config["seeds"] = [1, 0]  # the figure shows the first seed
     assert train_fragment(config, seed=0) != plotted and train_fragment(config, seed=1) == plotted
+
+
+def test_base_sharing_keys_on_the_base_models_loss():
+    """Chapter 6's triplet-only f_0 is never chapter 5's L_ce + L_triplet base, even on the same classes."""
+    config = shipped()
+    protocols = config["scales"]["mini"]["protocols"]
+    protocols["ch6_like"] = {**protocols["cub_onestep"], "base_semantic": ["triplet"]}
+    protocols["ch6_like_25"] = {**protocols["cub_25"], "base_semantic": ["triplet"]}
+    assert plan.base_protocol(config, "ch6_like") == "ch6_like"
+    assert plan.base_protocol(config, "ch6_like_25") == "ch6_like"
+    assert plan.base_protocol(config, "cub_25") == "cub_onestep"

@@ -132,6 +132,9 @@ def task_spec(config: dict, split, protocol: str, configuration: str, task: int,
     method, hparams = cfg.method_of(config, configuration)
     proto = block["protocols"][protocol]
     groups = proto["groups"]
+    base_semantic = proto.get("base_semantic")  # unset: chapter 5's [ce, <metric loss>]
+    if configuration == "base" and base_semantic:
+        hparams = {**hparams, "semantic": base_semantic}
     train, test = split[split["split"] == "train"], split[split["split"] == "test"]
     incremental = task > 0 and method != "joint"
     first_group = task if incremental else 0
@@ -148,6 +151,7 @@ def task_spec(config: dict, split, protocol: str, configuration: str, task: int,
         **image_source(config, proto["dataset"]), workers=training["workers"],
         previous_rows=train[train["group"] == task - 1] if incremental else None,
         previous_first_class=sum(groups[: task - 1]) if incremental else 0, device=_device(config),
+        previous_semantic=(base_semantic or ["ce", training["metric_loss"]]) if task == 1 and incremental else None,
         monitor_rows=test[test["group"] == 0] if monitor else None, monitor_every=training["monitor_every"],
         checkpoint_seconds=training["checkpoint_seconds"], statistics_batch=training["batch"],
         channels_last=training["channels_last"], precision=training["precision"],

@@ -92,11 +92,19 @@ def _check_references(config: dict) -> None:
     from incremental_retrieval.methods import METHODS
 
     def check_hyperparameters(where: str, method: str, params: dict) -> None:
+        from incremental_retrieval.methods.base import check_semantic
+
+        params = dict(params)
+        if "semantic" in params:  # every method's (like margin): the semantic loss terms
+            try:
+                check_semantic(params.pop("semantic"))
+            except ValueError as e:
+                raise ConfigError(f"config key {where}.{e}") from None
         defaults = METHODS[method].hyperparameters()
         unknown = set(params) - set(defaults)
         if unknown:
             raise ConfigError(f"config key {where}: {method} has no hyper-parameter(s) "
-                              f"{sorted(unknown)}; it takes {sorted(defaults) or 'none'}")
+                              f"{sorted(unknown)}; it takes {sorted(defaults) or 'none'} (and semantic)")
         for name, value in params.items():  # the type of the method's default
             if not _accepts(defaults[name], value):
                 raise ConfigError(f"config key {where}.{name}: {value!r} is not {_type_name(defaults[name])}; "

@@ -68,12 +68,16 @@ def last_task(config: dict, protocol: str) -> int:
 
 def base_protocol(config: dict, protocol: str) -> str:
     """The protocol whose base model `protocol` shares: the first one with the
-    same dataset, split and original classes (so A(1-100) is trained once for
-    the 25-, 100- and 4 x 25-class experiments)."""
+    same dataset, split, original classes and base loss (so A(1-100) is
+    trained once for the 25-, 100- and 4 x 25-class experiments, and chapter
+    6's triplet-only f_0 apart from chapter 5's L_ce + L_triplet base)."""
     protocols = scale_block(config)["protocols"]
-    mine = protocols[protocol]
+
+    def key(p: dict):
+        return p["dataset"], p["split"], p["groups"][0], p.get("base_semantic")
+
     for name, other in protocols.items():
-        if (other["dataset"], other["split"], other["groups"][0]) == (mine["dataset"], mine["split"], mine["groups"][0]):
+        if key(other) == key(protocols[protocol]):
             return name
     return protocol
 

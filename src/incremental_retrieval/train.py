@@ -47,6 +47,7 @@ class TaskSpec:
     workers: int = 0
     previous_rows: object = None  # the previous task's training rows (statistics only)
     previous_first_class: int = 0
+    previous_semantic: list | None = None  # the semantic terms the previous task was trained with (None: own)
     device: str = "cpu"
     monitor_rows: object = None   # old-class test rows: mAP after every `monitor_every` epochs (Fig. 5.3c)
     monitor_every: int = 1
@@ -133,7 +134,7 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
         student=student, teacher=teacher, train_data=data,
         first_class=spec.first_class, task=spec.task, state=(previous or {}).get("state", {}),
         previous_train_data=previous_data if spec.previous_rows is not None else None,
-        previous_first_class=spec.previous_first_class,
+        previous_first_class=spec.previous_first_class, previous_semantic=spec.previous_semantic,
         previous_path=(previous or {}).get("path"), device=device, freeze_bn=spec.freeze_bn,
         statistics_batch=spec.statistics_batch or spec.batch,
     )

@@ -65,3 +65,25 @@ def pair_loss(embeddings: torch.Tensor, labels: torch.Tensor, margin: float = 0.
     if not terms:
         return embeddings.sum() * 0.0
     return torch.stack(terms).sum() / len(labels)
+
+
+def nce(embeddings: torch.Tensor, labels: torch.Tensor, n_negatives: int = 9, temperature: float = 1.0) -> torch.Tensor:
+    """NCE_EWC's normalised cross-entropy [233] (thesis L2085): per anchor, a
+    softmax over the similarities to its hardest positive (the least similar
+    image of its class) and its `n_negatives` hardest negatives (the most
+    similar images of other classes; all of them where there are fewer), the
+    positive being the target.  Anchors without a positive or a negative are
+    left out."""
+    sim = embeddings @ embeddings.t()
+    same = labels[:, None] == labels[None, :]
+    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    positive, negative = same & ~eye, ~same
+    anchors = positive.any(1) & negative.any(1)
+    if not anchors.any():
+        return embeddings.sum() * 0.0
+    hardest_positive = sim.masked_fill(~positive, float("inf")).min(1).values
+    k = min(n_negatives, int(negative.sum(1).max()))
+    # a missing negative is -inf: it adds exp(-inf) = 0 to the softmax
+    hardest_negatives = sim.masked_fill(~negative, float("-inf")).topk(k, dim=1).values
+    logits = torch.cat([hardest_positive[:, None], hardest_negatives], 1)[anchors] / temperature
+    return F.cross_entropy(logits, torch.zeros(len(logits), dtype=torch.long, device=logits.device))

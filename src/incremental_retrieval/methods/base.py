@@ -37,6 +37,9 @@ class TaskContext:
     # into this task's batches.
     previous_train_data: Callable[[], object] | None = None
     previous_first_class: int = 0
+    # The semantic terms the previous task was trained with (the shared base model's may differ
+    # from this configuration's: chapter 6's base has no L_ce); None: this configuration's own.
+    previous_semantic: list[str] | None = None
     # Path integral of -grad * dtheta over the previous task's steps and the
     # parameters at its start, kept by that task's method (`Method.path`; ALASSO, SI).
     previous_path: dict | None = None
@@ -88,12 +91,18 @@ class Method:
     records_path = False     # keep this task's path integral for the next task (ALASSO)
     path: PathIntegral | None = None
 
-    def __init__(self, margin: float = 0.5, metric_loss: str = "triplet", **hparams):
+    def __init__(self, margin: float = 0.5, metric_loss: str = "triplet", semantic: list[str] | None = None,
+                 **hparams):
         self.margin, self.metric_loss = margin, metric_loss
+        # The semantic terms of Eq. 5.1: chapter 5 trains L_ce + the metric loss; chapter 6's models
+        # are trained with the ranking loss alone (Eq. 6.2-6.3), so a configuration may name its own.
+        self.semantic = list(semantic) if semantic is not None else ["ce", metric_loss]
+        check_semantic(self.semantic)
         unknown = set(hparams) - set(self.hyperparameters())
         if unknown:
             raise ValueError(f"method {self.name!r} has no hyper-parameter(s) {sorted(unknown)}; "
-                             f"it takes {sorted(self.hyperparameters()) or 'none'} (plus margin, metric_loss)")
+                             f"it takes {sorted(self.hyperparameters()) or 'none'} (plus margin, metric_loss, "
+                             f"semantic)")
         for key, value in {**self.hyperparameters(), **hparams}.items():
             setattr(self, key, value)
 
@@ -118,13 +127,17 @@ class Method:
     def prepare(self, context: TaskContext) -> None:
         """Called once before the first step of the task (and again on resume)."""
 
-    def semantic_terms(self, embeddings, logits, labels, first_class: int) -> dict:
-        """L_ce over the trained classes' outputs + the metric loss (Eq. 5.1-5.2)."""
-        terms = {"ce": losses.classification(logits, labels, first_class)}
-        if self.metric_loss == "pair":
-            terms["pair"] = losses.pair_loss(embeddings, labels)
-        else:
-            terms["triplet"] = losses.triplet(embeddings, labels, self.margin)
+    def semantic_terms(self, embeddings, logits, labels, first_class: int, names: list[str] | None = None) -> dict:
+        """The semantic terms `names` (default: the configuration's `semantic`): L_ce over the
+        trained classes' outputs and/or a metric loss (Eq. 5.1-5.2, 6.2)."""
+        terms = {}
+        for name in names or self.semantic:
+            if name == "ce":
+                terms["ce"] = losses.classification(logits, labels, first_class)
+            elif name == "pair":
+                terms["pair"] = losses.pair_loss(embeddings, labels)
+            else:
+                terms["triplet"] = losses.triplet(embeddings, labels, self.margin)
         return terms
 
     def loss_terms(self, context: TaskContext, images: torch.Tensor, labels: torch.Tensor) -> dict:
@@ -165,6 +178,17 @@ class Method:
     def finish(self, context: TaskContext) -> dict:
         """State kept with the checkpoint for the next task (default: carry over)."""
         return dict(context.state)
+
+
+SEMANTIC_TERMS = ("ce", "triplet", "pair")
+
+
+def check_semantic(names) -> None:
+    """A `semantic` setting names one or more of SEMANTIC_TERMS, each once."""
+    if not isinstance(names, (list, tuple)) or not names or len(set(names)) != len(names) \
+            or not set(names) <= set(SEMANTIC_TERMS):
+        raise ValueError(f"semantic: {names!r} is not a list of distinct terms from {list(SEMANTIC_TERMS)} "
+                         f"(e.g. [ce, triplet] as in chapter 5, [triplet] or [pair] as in chapter 6)")
 
 
 def paired_parameters(student: nn.Module, teacher: nn.Module):

@@ -77,15 +77,20 @@ class EWC(Method):
     def prepare(self, context):
         if "ewc_fisher" in context.state:
             self.fisher, self.n_tasks = context.state["ewc_fisher"], context.state["ewc_tasks"]
-        else:  # the previous task was the shared base model
+        else:  # the previous task was the shared base model: its Fisher is of the loss it was trained with
             self.fisher = self._fisher(context, context.teacher, context.previous_train_data(),
-                                       context.previous_first_class)
+                                       context.previous_first_class, context.previous_semantic)
             self.n_tasks = 1
         self.pairs = [(p, old, self.fisher[n]) for n, p, old in paired_parameters(context.student, context.teacher)]
 
-    def _fisher(self, context, model, data, first_class: int):
+    def fisher_terms(self, embeddings, logits, labels, first_class: int, semantic=None) -> dict:
+        """The loss whose gradients make the Fisher: the semantic terms (`semantic`: the base
+        model's, None: this configuration's own)."""
+        return self.semantic_terms(embeddings, logits, labels, first_class, semantic)
+
+    def _fisher(self, context, model, data, first_class: int, semantic=None):
         def loss(embeddings, logits, labels):
-            return sum(self.semantic_terms(embeddings, logits, labels, first_class).values())
+            return sum(self.fisher_terms(embeddings, logits, labels, first_class, semantic).values())
 
         batch = context.statistics_batch
         return fisher_diagonal(model, data, covering_batches(data.labels, batch["p"], batch["k"]), loss,
