@@ -140,3 +140,30 @@ def precision_recall_curve(features, labels, levels: int = 21) -> tuple[np.ndarr
         index = np.searchsorted(recall, recall_levels, side="left").clip(max=len(rel) - 1)
         curves.append(best_after[index])
     return recall_levels, np.mean(curves, axis=0)
+
+
+def gram_sample(labels, n_classes: int = 6, per_class: int = 5) -> np.ndarray:
+    """Indices of the fixed image sample whose Gram matrix Figs. 6.6b/6.11
+    show: the first `per_class` images (in split order) of each of the first
+    `n_classes` classes (sorted ids), grouped by class."""
+    labels = np.asarray(labels)
+    classes = np.unique(labels)[:n_classes]
+    return np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in classes])
+
+
+def gram_matrix(features) -> np.ndarray:
+    """G = F F^T of (L2-normalised) embeddings: the correlations Eq. 6.4 distils."""
+    f = np.asarray(features, dtype=np.float64)
+    return f @ f.T
+
+
+def gram_measures(gram: np.ndarray, labels, reference: np.ndarray | None = None) -> dict[str, float]:
+    """Numbers for what Fig. 6.6b shows by brightness: the mean correlation of
+    same-class pairs (i != j), and the distance ||G - G_ref||_F / N to the
+    reference (joint) model's Gram of the same sample."""
+    labels = np.asarray(labels)
+    same = (labels[:, None] == labels[None, :]) & ~np.eye(len(labels), dtype=bool)
+    out = {"same_class_similarity": float(gram[same].mean())}
+    if reference is not None:
+        out["gram_distance_to_reference"] = float(np.linalg.norm(gram - reference) / len(labels))
+    return out
