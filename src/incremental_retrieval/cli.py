@@ -124,7 +124,8 @@ def cmd_pretrain(args):
                        channels_last=block["training"]["channels_last"])
 
 
-def task_spec(config: dict, split, protocol: str, configuration: str, task: int, seed: int):
+def task_spec(config: dict, split, protocol: str, configuration: str, task: int, seed: int,
+              earlier_models=()):
     from incremental_retrieval.train import TaskSpec
 
     block = cfg.scale_block(config)
@@ -155,6 +156,8 @@ def task_spec(config: dict, split, protocol: str, configuration: str, task: int,
         monitor_rows=test[test["group"] == 0] if monitor else None, monitor_every=training["monitor_every"],
         checkpoint_seconds=training["checkpoint_seconds"], statistics_batch=training["batch"],
         channels_last=training["channels_last"], precision=training["precision"],
+        test_rows=test[test["group"] <= task] if incremental else None,  # read only by methods that ask
+        earlier_models=[Path(p) for p in earlier_models],
     )
 
 
@@ -168,7 +171,7 @@ def cmd_train(args):
     imported = time.perf_counter()
 
     split = read_split(Path(args.split))
-    spec = task_spec(config, split, args.protocol, args.configuration, args.task, args.seed)
+    spec = task_spec(config, split, args.protocol, args.configuration, args.task, args.seed, args.earlier)
     ckpt_dir = Path(plan.checkpoint_dir(config, args.protocol, args.seed, args.configuration, args.task))
     result = train_task(spec, Path(args.init) if args.init else None, Path(args.out), ckpt_dir)
     if args.curves:
@@ -205,7 +208,8 @@ def evaluate_model(config: dict, split, protocol: str, model_path: Path, task: i
     from incremental_retrieval.models import load_checkpoint, model_from_checkpoint
 
     block = cfg.scale_block(config)
-    model = model_from_checkpoint(load_checkpoint(model_path))
+    checkpoint = load_checkpoint(model_path)
+    model = model_from_checkpoint(checkpoint)
     if block["training"]["channels_last"]:
         model.channels_last()
     root = Path(plan.dataset_manifest(config, block["protocols"][protocol]["dataset"])).parent
@@ -221,7 +225,14 @@ def evaluate_model(config: dict, split, protocol: str, model_path: Path, task: i
                      len(features) / (time.perf_counter() - tic))
         files.append(features_dir / f"group{group}.npz")
         save_features(files[-1], features, data.labels.numpy(), logits)
-    evaluate_groups(files, out)
+    result = evaluate_groups(files, out)
+    changes = (checkpoint.get("state") or {}).get("accuracy_changes")
+    if changes:  # feature estimation's Eq. 6.6 record (test accuracies, fractions), beside the metrics
+        from incremental_retrieval.io import write_json
+
+        this_task = [entry for entry in changes if entry["task"] == task]
+        write_json(out, {**result, **({"accuracy_change": this_task[-1]} if this_task else {}),
+                         "accuracy_changes": changes})
 
 
 def cmd_evaluate(args):
@@ -250,7 +261,7 @@ def cmd_claims(args):
     config = _setup(args)
     from incremental_retrieval.claims import check_claims
 
-    frame = check_claims([Path(p) for p in args.tables], Path(args.out))
+    frame = check_claims([Path(p) for p in args.tables], Path(args.out), config["scale"])
     logging.info("claims over seeds %s: %s", config["seeds"],
                  ", ".join(f"{n} {v}" for v, n in frame["verdict"].value_counts().items()))
 
@@ -303,6 +314,7 @@ def main(argv=None):
     p.add_argument("--task", type=int, required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", help="previous task's model, or pretrained weights for base/joint")
+    p.add_argument("--earlier", nargs="*", default=[], help="the saved models f_0..f_{t-2} (teachers: all)")
     p.add_argument("--features-dir", help="with --metrics: evaluate the trained model on groups 0..task")
     p.add_argument("--metrics", help="metrics.json of the trained model")
     p.add_argument("--curves", help="CSV of the per-epoch history (epoch, seconds, images/s, loss terms)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -55,6 +55,8 @@ class TaskSpec:
     statistics_batch: dict | None = None  # the scale's base P x K, for whole-set statistics (EWC Fisher); None: batch
     channels_last: bool = False   # NHWC convolutions (faster on oneDNN and cuDNN)
     precision: str = "float32"    # "bfloat16": the networks' forward passes under autocast (losses stay float32)
+    test_rows: object = None      # test rows of groups 0..task: only read if a method asks (Eq. 6.6, evaluation only)
+    earlier_models: list = field(default_factory=list)  # saved f_0..f_{t-2}, frozen teachers (Table 6.3 case d)
 
 
 def initial_model(spec: TaskSpec, init: Path | None, from_pretrained: bool,
@@ -113,7 +115,9 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
     student, previous = initial_model(spec, init, spec.task == 0 or method.from_pretrained, device)
     student.to(device)
     teacher = None if previous is None else frozen_teacher(previous, device, batch_statistics=not spec.freeze_bn)
-    for model in (student, teacher):
+    earlier = [frozen_teacher(load_checkpoint(p, device), device, batch_statistics=not spec.freeze_bn)
+               for p in spec.earlier_models]
+    for model in (student, teacher, *earlier):
         if model is not None:
             model.mixed_precision(torch.bfloat16 if spec.precision == "bfloat16" else None)
             if spec.channels_last:
@@ -130,6 +134,14 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
     def previous_data():
         return image_set(spec.previous_rows, train=False)
 
+    test_sets = {}  # built on a method's first request only: runs that never ask load no test images
+
+    def test_accuracy(model, groups, metric: str = "map") -> float:
+        key = tuple(sorted(groups))
+        if key not in test_sets:
+            test_sets[key] = image_set(spec.test_rows[spec.test_rows["group"].isin(key)], train=False)
+        return _test_accuracy(model, test_sets[key], device, metric, spec.workers)
+
     context = TaskContext(
         student=student, teacher=teacher, train_data=data,
         first_class=spec.first_class, task=spec.task, state=(previous or {}).get("state", {}),
@@ -137,11 +149,12 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
         previous_first_class=spec.previous_first_class, previous_semantic=spec.previous_semantic,
         previous_path=(previous or {}).get("path"), device=device, freeze_bn=spec.freeze_bn,
         statistics_batch=spec.statistics_batch or spec.batch,
+        seed=spec.seed, test_accuracy=test_accuracy if spec.test_rows is not None else None, earlier_teachers=earlier,
     )
     optimizer = _optimizer(student, spec.schedule)
     augment = torch.Generator().manual_seed(spec.seed + 1)
 
-    history, start_epoch = [], 0
+    history, start_epoch, grams = [], 0, {}  # grams: epoch -> Gram matrix of the monitored old-class sample
     resume = checkpoint_dir / "last.pt"
     fingerprint = _fingerprint(spec, init)
     # Loaded on the CPU: random-number states must stay there; the optimiser
@@ -157,6 +170,7 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
         augment.set_state(ckpt["augment_rng"])
         torch.set_rng_state(ckpt["torch_rng"])
         history, start_epoch = ckpt["history"], ckpt["epoch"]
+        grams = ckpt.get("gram_snapshots", {})
         log.info("resuming %s task %d at epoch %d from %s", spec.method, spec.task, start_epoch, resume)
 
     # A method's own random draws (e.g. building an extra model) come from a
@@ -167,16 +181,21 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
         method.begin(context, None if ckpt is None else ckpt["method"])
     loader = _batches(data, sampler, augment, spec.workers, device)
     monitor = None if spec.monitor_rows is None else image_set(spec.monitor_rows, train=False)
+    if monitor is not None:
+        from incremental_retrieval.metrics import gram_sample
 
-    def old_map() -> float:  # timed apart from the epochs: the benchmark's monitoring phase
+        sample = gram_sample(monitor.labels.numpy())  # Fig. 6.6b's fixed old-class sample
+
+    def old_map(epoch: int) -> float:  # timed apart from the epochs: the benchmark's monitoring phase
         tic = time.perf_counter()
-        value = round(_monitor(student, monitor, device), 5)
+        value, gram = _monitor(student, monitor, device, sample)
+        grams[epoch] = gram.round(5).tolist()  # the same embedding pass; a 30 x 30 matrix costs nothing
         timings["monitoring"] += time.perf_counter() - tic
-        return value
+        return round(value, 5)
 
     timings["setup"] = time.perf_counter() - started  # models, method state, images into memory
     if monitor is not None and start_epoch == 0:
-        history.append({"epoch": 0, "old_map": old_map()})
+        history.append({"epoch": 0, "old_map": old_map(0)})
     saved_at = time.monotonic()
     for epoch in range(start_epoch, spec.schedule["epochs"]):
         student.train()
@@ -200,7 +219,7 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
         record = {"epoch": epoch + 1, "seconds": round(seconds, 3), "images_per_second": round(seen / seconds, 1),
                   **{name: round(total / max(seen, 1), 5) for name, total in sums.items()}}
         if monitor is not None and (epoch + 1) % spec.monitor_every == 0:
-            record["old_map"] = old_map()
+            record["old_map"] = old_map(epoch + 1)
         history.append(record)
         log.info("%s task %d epoch %d/%d  %s", spec.method, spec.task, epoch + 1, spec.schedule["epochs"],
                  "  ".join(f"{k}={v}" for k, v in record.items() if k != "epoch"))
@@ -210,7 +229,7 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
             save_torch({"model": student.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
                         "sampler_rng": sampler.generator.get_state(), "augment_rng": augment.get_state(),
                         "torch_rng": torch.get_rng_state(), "method": method.resume_state(), "history": history,
-                        "fingerprint": fingerprint}, resume)
+                        "gram_snapshots": grams, "fingerprint": fingerprint}, resume)
             saved_at = time.monotonic()
             timings["saving"] += time.perf_counter() - tic
 
@@ -220,7 +239,10 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
     save_torch({"model": student.state_dict(), "backbone": spec.backbone, "embedding_dim": spec.embedding_dim,
                 "n_classes": spec.n_classes, "state": state, "history": history, "method": spec.method,
                 "hparams": spec.hparams, "task": spec.task,
-                "path": None if method.path is None else method.path.state()}, out)
+                "path": None if method.path is None else method.path.state(),
+                **({} if monitor is None else {"gram_snapshots": {
+                    "sample": {"labels": monitor.labels.numpy()[sample].tolist(), "indices": sample.tolist()},
+                    "epochs": grams}})}, out)
     resume.unlink(missing_ok=True)  # finished: a forced rerun must train afresh
     timings["saving"] += time.perf_counter() - tic
     return {"history": history, "timings": timings}
@@ -242,17 +264,36 @@ def _fingerprint(spec: TaskSpec, init: Path | None) -> str:
     keys["pipeline"] = "decoded" if spec.decoded is not None else "memory" if spec.in_memory else "pil"
     keys["monitored"] = spec.monitor_rows is not None
     keys["init_mtime"] = init.stat().st_mtime if init is not None and init.exists() else None
+    if spec.earlier_models:  # their features enter the loss (case d); absent key: other runs' fingerprints unchanged
+        keys["earlier_models"] = [(str(p), Path(p).stat().st_mtime if Path(p).exists() else None)
+                                  for p in spec.earlier_models]
     return hashlib.sha256(json.dumps(keys, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _monitor(model, data: ImageSet, device) -> float:
+def _monitor(model, data: ImageSet, device, sample):
     """Old-class test mAP of the model as it is now (evaluation only: the
-    images never enter training); the model is back in train mode next epoch."""
+    images never enter training), and the Gram matrix of the images at
+    `sample`; the model is back in train mode next epoch."""
     from incremental_retrieval.extract import embed
-    from incremental_retrieval.metrics import mean_average_precision
+    from incremental_retrieval.metrics import gram_matrix, mean_average_precision
 
     features, _ = embed(model, data, device=device)
-    return mean_average_precision(features, data.labels.numpy())
+    return mean_average_precision(features, data.labels.numpy()), gram_matrix(features[sample])
+
+
+def _test_accuracy(model, data: ImageSet, device, metric: str, workers: int = 0) -> float:
+    """A model's retrieval accuracy on one set of test images (query set =
+    gallery = `data`), as the evaluation computes it."""
+    from incremental_retrieval import metrics
+    from incremental_retrieval.extract import embed
+
+    features, _ = embed(model, data, device=device, workers=workers)
+    labels = data.labels.numpy()
+    if metric == "recall@1":
+        return metrics.recall_at_k(features, labels, ks=(1,))[1]
+    if metric == "map_original_code":
+        return metrics.map_original_code(features, labels)
+    return metrics.mean_average_precision(features, labels)
 
 
 def _batches(data: ImageSet, sampler: PKSampler, augment: torch.Generator, workers: int,

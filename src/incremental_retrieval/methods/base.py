@@ -49,6 +49,12 @@ class TaskContext:
     # training set (the EWC Fisher) use it, so they do not depend on a
     # protocol's incremental batch.
     statistics_batch: dict | None = None
+    seed: int = 0                      # the run's seed: a method's own random streams derive from it
+    # test_accuracy(model, groups, metric): a model's retrieval accuracy ("map", "map_original_code",
+    # "recall@1") on the test images of these class groups (one retrieval set); None without test rows.
+    # Evaluation only; chapter 6's accuracy changes (Eq. 6.6) are measured on test data as the thesis does.
+    test_accuracy: Callable[[nn.Module, list[int], str], float] | None = None
+    earlier_teachers: list[nn.Module] = field(default_factory=list)  # frozen f_0..f_{t-2} (Table 6.3 case d)
 
 
 class PathIntegral:
