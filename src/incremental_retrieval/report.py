@@ -18,7 +18,7 @@ import pandas as pd
 from incremental_retrieval import plan
 from incremental_retrieval.config import digest, scale_block
 from incremental_retrieval.io import write_text
-from incremental_retrieval.tables import display_name
+from incremental_retrieval.tables import UNITS, display_name, ratio
 
 PACKAGES = ["incremental_retrieval", "torch", "torchvision", "faiss-cpu", "scikit-learn", "snakemake",
             "pandas", "numpy"]
@@ -55,8 +55,10 @@ class Layout:
 def layout_of(frame: pd.DataFrame) -> Layout:
     if "images" in frame.columns:  # statistics (Table 5.1)
         return Layout(STATISTICS_KEYS, "quantity", 0)
-    if "class_group" not in frame.columns:  # classification: a column group per task, as the thesis prints it
-        return Layout(["configuration"], "task", 2)
+    if "quantity" in frame.columns:  # accuracy changes (Eq. 6.6): a row per task, a column group per quantity
+        return Layout(["configuration", "task"], "quantity", 2)
+    if "class_group" not in frame.columns and set(frame["metric"]) == {"top1"}:
+        return Layout(["configuration"], "task", 2)  # classification: a column group per task, as the thesis prints it
     return Layout([k for k in ("configuration", "task", "class_group") if k in frame.columns], "metric", 2)
 
 
@@ -125,13 +127,13 @@ def comparison_header(row_keys: list[str], column: str, columns: list) -> str:
 def comparison_table(frame: pd.DataFrame) -> str:
     """A long-form table CSV as HTML: reproduced | thesis | Δ for every value."""
     layout = layout_of(frame)
-    long = statistics_long(frame) if layout.column == "quantity" else frame
+    long = statistics_long(frame) if "images" in frame.columns else frame
     records = {(tuple(r[k] for k in layout.rows), r[layout.column]): r for r in long.to_dict("records")}
     rows = list(dict.fromkeys(key for key, _ in records))
     columns = list(dict.fromkeys(column for _, column in records))
     body, previous = [], None
     for key in rows:
-        cells = "".join(comparison_cells(records.get((key, c)), layout.decimals) for c in columns)
+        cells = "".join(comparison_cells(records.get((key, c)), 4 if ratio(c) else layout.decimals) for c in columns)
         body.append(f"<tr>{row_headers(previous, key)}{cells}</tr>")
         previous = key
     return (f"<div class='scroll'><table class='comparison'>{comparison_header(layout.rows, layout.column, columns)}"
@@ -141,7 +143,9 @@ def comparison_table(frame: pd.DataFrame) -> str:
 def table_section(config: dict, path: Path) -> str:
     table = path.stem
     title = config["tables"].get(table, {}).get("title", "")
-    unit = "image and class counts" if table == "table_5_1" else "Recall@K, mAP and accuracy in percent"
+    kind = config["tables"].get(table, {}).get("kind")
+    unit = "image and class counts" if table == "table_5_1" else \
+        UNITS[kind] if kind in UNITS else "Recall@K, mAP and accuracy in percent"
     return (f"<h2 id='{html.escape(table)}'>{html.escape(display_name(table))}: {html.escape(title)}</h2>"
             f"<p>For every value: reproduced (mean over seeds ± std where there are several), thesis "
             f"(<code>-</code>: not reported) and Δ = reproduced − thesis; {unit}.</p>"
@@ -159,11 +163,18 @@ def claims_section(claims: Path) -> str:
     margins = ", ".join(c for c in frame.columns if c.startswith("margin_seed_")) or "margin"
     return ("<h2 id='claims'>Claims</h2><p>The thesis's directional claims, judged on every seed: "
             "<b>holds</b> or <b>fails</b> only when every seed agrees, else <b>inconclusive</b> "
-            "(one seed: the verdict says so). Margins in percentage points: how far the relation is from "
+            "(one seed: the verdict says so). Margins in the table's unit (percentage points; ratios for "
+            "α): how far the relation is from "
             f"flipping, positive where it holds ({html.escape(margins)}; <code>margin</code>: on the mean). "
-            "<code>thesis</code>: the same check on the thesis's own numbers, a check of the encoding.</p>"
+            "<code>thesis</code>: the same check on the thesis's own numbers, a check of the encoding "
+            "(<code>n/a</code> where the thesis has none, as for its figures); <code>thesis_expected</code> "
+            "is <code>fails</code> where those numbers contradict the thesis's own text, and "
+            "<code>thesis_as_expected</code> says whether the check agrees.</p>"
             + counts.to_html(border=0, classes="plain counts")
-            + frame.drop(columns=["id", "chapter"]).to_html(escape=True, border=0, index=False, classes="plain"))
+            + "".join(f"<h3>Chapter {html.escape(chapter)}</h3>"
+                      + part.drop(columns=["id", "chapter"]).to_html(escape=True, border=0, index=False,
+                                                                      classes="plain")
+                      for chapter, part in frame.groupby("chapter", sort=False)))
 
 
 def figure_html(path: Path) -> str:

@@ -4,35 +4,65 @@ Every table is long form: key columns (which depend on the table's kind),
 then `reproduced` (mean over seeds, percent), `thesis` (the published value,
 empty where the thesis has none), `reproduced_std`, `seeds` (how many) and
 `seed_<s>` (each seed's value).
+
+Chapter 6 adds kinds derived from the runs rather than read from one
+metrics file each: `forgetting` (Eq. 6.12 from the accuracy matrix of a
+multi-step chain), `accuracy_change` (Eq. 6.6, as the correlation method
+recorded it) and `gram` (Gram-matrix measures of the final models' old-class
+features).
 """
 
 from __future__ import annotations
 
+from itertools import takewhile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from incremental_retrieval import metrics as measures
 from incremental_retrieval import plan
 from incremental_retrieval.config import rows_of, scale_block
 from incremental_retrieval.io import read_json, write_text
 from incremental_retrieval.reference import thesis_table
 
 RETRIEVAL = ["recall@1", "recall@2", "recall@4", "map"]
+FORGETTING_OF = ["map", "recall@1"]  # Acc of Eq. 6.12 (the thesis: mAP) and R@1 (Fig. 6.10b)
+ACCURACY_CHANGE = ["acc_old_before", "acc_old_after", "acc_new_before", "acc_new_after", "alpha_drop", "alpha_gain"]
 KEYS = {
     "one_step": ["configuration", "class_group", "metric"],
     "multi_step": ["configuration", "task", "class_group", "metric"],
     "classification": ["configuration", "task", "metric"],
+    "forgetting": ["configuration", "task", "metric"],
+    "accuracy_change": ["configuration", "task", "quantity"],
+    "gram": ["configuration", "metric"],
 }
+UNITS = {"forgetting": "in percentage points", "accuracy_change": "mAPs in percent, α_drop and α_gain as ratios",
+         "gram": "Gram-matrix measures x 100"}
+WORDS = {"mt": "multi-task", "10task": "10 tasks", "cub": "(CUB)", "dogs": "(Dogs)"}
 
 
 def display_name(table: str) -> str:
-    """table_5_2 -> Table 5.2"""
-    return "Table " + table.removeprefix("table_").replace("_", ".")
+    """table_5_2 -> Table 5.2; table_6_forgetting_cub -> Table 6 forgetting (CUB)"""
+    parts = table.removeprefix("table_").split("_")
+    numbers = list(takewhile(str.isdigit, parts))
+    words = [WORDS.get(p, p) for p in parts[len(numbers):]]
+    return " ".join(filter(None, ["Table", ".".join(numbers), *words]))
+
+
+def ratio(quantity) -> bool:
+    """Values that are ratios, not percentages: shown with four decimals (the thesis's -0.0325)."""
+    return str(quantity).startswith("alpha_")
 
 
 def measured(config: dict, table: str) -> pd.DataFrame:
     """One row per (run, class group, metric, seed), values in percent."""
-    kind = config["tables"][table].get("kind", "one_step")
+    spec = config["tables"][table]
+    kind = spec.get("kind", "one_step")
+    if kind in DERIVED:
+        return DERIVED[kind](config, table)
+    row_specs = {r["id"]: r for r in rows_of(spec)}
+    metrics = spec.get("metrics", RETRIEVAL)
     records = []
     for run in plan.table_runs(config, table):
         result = read_json(plan.metrics_path(config, run))
@@ -44,19 +74,99 @@ def measured(config: dict, table: str) -> pd.DataFrame:
             continue
         if kind == "multi_step":
             wanted = {g: int(g) for g in result["groups"]}
-        else:  # one_step: the old classes and the classes of the last task
-            # base: old classes only; feature extraction: new only (as the thesis prints them)
-            wanted = {"0": "old"} if run.configuration == "base" else \
-                {str(run.task): "new"} if run.configuration == "feature_extraction" else \
-                {"0": "old", str(run.task): "new"}
+        else:  # one_step: the old classes (group 0) and the classes of the run's task
+            # base: old classes only; feature extraction: new only (as Tables 5.2/5.3 print them);
+            # a row's `show` overrides (Table 6.1's initial model: f_0 on both)
+            shown = ["old"] if run.configuration == "base" else \
+                ["new"] if run.configuration == "feature_extraction" else ["old", "new"]
+            group_of = {"old": "0", "new": str(run.task)}
+            wanted = {group_of[c]: c for c in row_specs[run.row].get("show", shown)}
+        values = {}
         for g, class_group in wanted.items():
-            for metric in RETRIEVAL:
-                record = {**base, "class_group": class_group, "metric": metric,
-                          "value": 100.0 * result["groups"][g][metric]}
+            for metric in metrics:
+                values[class_group, metric] = 100.0 * result["groups"][g][metric]
+                record = {**base, "class_group": class_group, "metric": metric, "value": values[class_group, metric]}
                 if kind == "multi_step":
                     record["task"] = run.task
                 records.append(record)
+        if spec.get("average") and kind == "one_step":  # (old + new) / 2 of this seed (Tables 6.1, 6.2)
+            records += [{**base, "class_group": "average", "metric": m,
+                         "value": (values["old", m] + values["new", m]) / 2}
+                        for m in metrics if ("old", m) in values and ("new", m) in values]
     return pd.DataFrame(records)
+
+
+def accuracy_matrix(by_task: dict[int, dict], metric: str) -> np.ndarray:
+    """a[t, g]: the `metric` (percent) of group g after task t, from each task's metrics `groups`; NaN above the
+    diagonal (task 0 is the base model, evaluated on group 0 only)."""
+    last = max(by_task)
+    a = np.full((last + 1, last + 1), np.nan)
+    for t, groups in by_task.items():
+        for g in range(t + 1):
+            a[t, g] = 100.0 * groups[str(g)][metric]
+    return a
+
+
+def forgetting_values(config: dict, table: str) -> pd.DataFrame:
+    """Eq. 6.12 after every task t >= 1 of each row's chain, per seed: the mean over groups 0..t-1 of (best accuracy
+    of group g after any task g..t-1) - (its accuracy after task t); `original_` is group 0's term alone."""
+    by_chain: dict[tuple, dict[int, dict]] = {}
+    for run in plan.table_runs(config, table):
+        by_chain.setdefault((run.row, run.seed), {})[run.task] = read_json(plan.metrics_path(config, run))["groups"]
+    metrics = config["tables"][table].get("metrics", FORGETTING_OF)
+    records = []
+    for (row, seed), by_task in by_chain.items():
+        matrices = {m: accuracy_matrix(by_task, m) for m in metrics}
+        for t in range(1, max(by_task) + 1):
+            for metric, a in matrices.items():
+                per_group = measures.forgetting(a[:t + 1, :t + 1])
+                base = {"configuration": row, "seed": seed, "task": t}
+                records += [{**base, "metric": f"forgetting_{metric}", "value": float(per_group.mean())},
+                            {**base, "metric": f"original_forgetting_{metric}", "value": float(per_group[0])}]
+    return pd.DataFrame(records)
+
+
+def accuracy_change_values(config: dict, table: str) -> pd.DataFrame:
+    """Eq. 6.6 as each task's run recorded it (`accuracy_change` of its metrics): mAPs in percent, alphas as ratios."""
+    records = []
+    for run in plan.table_runs(config, table):
+        path = plan.metrics_path(config, run)
+        change = read_json(path).get("accuracy_change")
+        if change is None:
+            raise ValueError(f"{path} has no accuracy_change: {run.configuration} does not record Eq. 6.6 "
+                             f"(a correlation configuration does)")
+        values = {q: 100.0 * change[q] for q in ACCURACY_CHANGE[:4]}
+        values.update(alpha_drop=change["drop"], alpha_gain=change["gain"])
+        records += [{"configuration": run.row, "seed": run.seed, "task": run.task, "quantity": q, "value": v}
+                    for q, v in values.items()]
+    return pd.DataFrame(records)
+
+
+def gram_values(config: dict, table: str) -> pd.DataFrame:
+    """Gram-matrix measures (metrics.gram_measures, x 100) of each row's final model on the fixed old-class sample
+    of group 0, per seed; the distance is to the `reference` configuration's Gram of the same images."""
+    from incremental_retrieval.extract import load_features
+
+    spec = config["tables"][table]
+    reference = spec.get("reference")
+    grams, records = {}, []
+    for run in plan.table_runs(config, table):
+        data = load_features(Path(plan.features_dir(config, run)) / "group0.npz")
+        sample = measures.gram_sample(data["labels"])
+        grams[run] = measures.gram_matrix(data["features"][sample]), data["labels"][sample]
+    for run, (gram, labels) in grams.items():
+        ref = None
+        if reference is not None:
+            ref_gram, ref_labels = next(g for r, g in grams.items() if r.row == reference and r.seed == run.seed)
+            if not np.array_equal(labels, ref_labels):
+                raise ValueError(f"{table}: {run.row} and {reference} sampled different images (seed {run.seed})")
+            ref = ref_gram
+        for metric, value in measures.gram_measures(gram, labels, ref).items():
+            records.append({"configuration": run.row, "seed": run.seed, "metric": metric, "value": 100.0 * value})
+    return pd.DataFrame(records)
+
+
+DERIVED = {"forgetting": forgetting_values, "accuracy_change": accuracy_change_values, "gram": gram_values}
 
 
 def _method_rows(config, table):
@@ -65,6 +175,9 @@ def _method_rows(config, table):
 
 def thesis_values(table: str, kind: str) -> pd.DataFrame:
     thesis = thesis_table(table).rename(columns={"value": "thesis"})
+    if thesis.empty:  # no published numbers (and perhaps not this kind's key columns)
+        return pd.DataFrame({k: pd.Series(dtype="int64" if k == "task" else "object") for k in KEYS[kind]}
+                            | {"thesis": pd.Series(dtype="float64")})
     if kind == "classification":  # published per number of classes seen: 20, 40, ... -> task 0, 1, ...
         steps = sorted(thesis["classes_seen"].unique())
         thesis["task"] = thesis["classes_seen"].map({n: i for i, n in enumerate(steps)})
@@ -90,7 +203,8 @@ def build_table(config: dict, table: str, csv_path: Path, md_path: Path) -> pd.D
         out = reproduced.merge(per_seed.reset_index(), on=keys, how="left")
         out = out.merge(thesis_values(table, kind), on=keys, how="left")
         rounded = ["reproduced", "reproduced_std", *seed_columns]
-        out[rounded] = out[rounded].round(2)
+        ratios = out[KEYS[kind][-1]].map(ratio).to_numpy()[:, None]
+        out[rounded] = np.where(ratios, out[rounded].round(4), out[rounded].round(2))
         out = out[keys + ["reproduced", "thesis", "reproduced_std", "seeds", *seed_columns]]
     write_text(csv_path, out.to_csv(index=False))
     write_text(md_path, markdown(config, table, out))
@@ -116,10 +230,11 @@ def statistics_table(config: dict, table: str) -> pd.DataFrame:
 
 
 def _cell(row) -> str:
-    value = f"{row.reproduced:.2f}"
+    d = 4 if ratio(getattr(row, "quantity", "")) else 2
+    value = f"{row.reproduced:.{d}f}"
     if row.seeds > 1 and pd.notna(row.reproduced_std):
-        value += f" ± {row.reproduced_std:.2f}"
-    return value + (f" ({row.thesis:.2f})" if pd.notna(row.thesis) else "")
+        value += f" ± {row.reproduced_std:.{d}f}"
+    return value + (f" ({row.thesis:.{d}f})" if pd.notna(row.thesis) else "")
 
 
 def wide(frame: pd.DataFrame) -> pd.DataFrame:
@@ -127,7 +242,16 @@ def wide(frame: pd.DataFrame) -> pd.DataFrame:
     if "images" in frame.columns:
         return frame.set_index(["protocol", "class_group", "split"])
     frame = frame.assign(cell=frame.apply(_cell, axis=1))
-    if "class_group" not in frame.columns:  # classification: a column per task
+    if "quantity" in frame.columns:  # accuracy changes: a row per (method, task), a column per quantity
+        frame["column"] = frame["quantity"]
+        index = ["configuration", "task"]
+    elif "class_group" not in frame.columns and "task" not in frame.columns:  # gram: a column per measure
+        frame["column"] = frame["metric"]
+        index = ["configuration"]
+    elif "class_group" not in frame.columns and set(frame["metric"]) != {"top1"}:  # forgetting
+        frame["column"] = frame["metric"]
+        index = ["configuration", "task"]
+    elif "class_group" not in frame.columns:  # classification: a column per task
         frame = frame.sort_values("task", kind="stable")
         frame["column"] = "after task " + frame["task"].astype(str)
         index = ["configuration"]
@@ -139,7 +263,7 @@ def wide(frame: pd.DataFrame) -> pd.DataFrame:
         index = ["configuration"]
     columns = list(dict.fromkeys(frame["column"]))
     if "class_group" in frame.columns and "task" not in frame.columns:
-        columns = [f"{g} {m}" for g in ("old", "new") for m in RETRIEVAL if f"{g} {m}" in columns]
+        columns = [f"{g} {m}" for g in ("old", "new", "average") for m in RETRIEVAL if f"{g} {m}" in columns]
     order = list(dict.fromkeys(map(tuple, frame[index].to_numpy())))
     table = frame.pivot_table(index=index, columns="column", values="cell", aggfunc="first")
     return table.reindex(pd.MultiIndex.from_tuples(order, names=index) if len(index) > 1 else
@@ -152,7 +276,8 @@ def markdown(config: dict, table: str, frame: pd.DataFrame) -> str:
     protocols = spec.get("protocols") or [spec["protocol"]]
     lines = [f"# {display_name(table)}: {spec.get('title', '')}", "",
              f"Scale: **{config['scale']}** (protocol {', '.join(f'`{p}`' for p in protocols)}, backbone "
-             f"`{block['backbone']}`, seeds {config['seeds']}). Cells: reproduced (thesis), in percent; "
+             f"`{block['backbone']}`, seeds {config['seeds']}). Cells: reproduced (thesis), "
+             f"{UNITS.get(spec.get('kind'), 'in percent')}; "
              f"`-`: not reported.", ""]
     if config["scale"] == "mini":
         lines += ["At mini scale the images are synthetic and the network small: the thesis numbers are "
