@@ -132,6 +132,12 @@ def _check_references(config: dict) -> None:
                 raise ConfigError(f"config key {where}.method: an override changes hyper-parameters, not the "
                                   f"method; add a configuration of its own instead")
             check_hyperparameters(where, config["configurations"][cid]["method"], params)
+        for cid, entry in config["configurations"].items():  # values a method checks itself (e.g. a choice)
+            params = {**{k: v for k, v in entry.items() if k != "method"}, **scale.get("overrides", {}).get(cid, {})}
+            try:
+                METHODS[entry["method"]](**params)
+            except ValueError as e:
+                raise ConfigError(f"config key configurations.{cid} (at scale {scale_name}): {e}") from None
         for name, dataset in scale["datasets"].items():
             if dataset.get("archives"):
                 from incremental_retrieval.data.datasets import archives_for
@@ -163,6 +169,67 @@ def _check_references(config: dict) -> None:
                 if protocol not in active["protocols"]:
                     raise ConfigError(f"config key {where}: unknown protocol {protocol!r}; protocols at scale "
                                       f"{config['scale']}: {sorted(active['protocols'])}")
+            if section == "figures":
+                _check_figure_keys(where, spec, known, config)
+            if section == "tables":
+                _check_table_keys(where, spec, known, active["protocols"])
+
+
+# The table keys beyond kind/protocol/rows/title, and the kinds that read them.
+TABLE_KEYS = {"average": ("one_step",), "metrics": ("one_step", "multi_step", "forgetting"), "reference": ("gram",)}
+
+
+def _check_table_keys(where: str, spec: dict, known: list[str], protocols: dict) -> None:
+    kind = spec.get("kind", "one_step")
+    for key, kinds in TABLE_KEYS.items():
+        if key in spec and kind not in kinds:
+            raise ConfigError(f"config key {where}.{key}: kind {kind} does not use it; it is read by "
+                              f"{', '.join(kinds)}")
+    if "reference" in spec and spec["reference"] not in known:
+        raise ConfigError(f"config key {where}.reference: unknown configuration {spec['reference']!r}; known: {known}")
+    for row in rows_of(spec):
+        if "show" in row and kind != "one_step":
+            raise ConfigError(f"config key {where}.rows: row {row['id']!r} has `show`, which only one_step reads")
+        if row["configuration"] == "base" and kind in ("forgetting", "accuracy_change"):
+            raise ConfigError(f"config key {where}.rows: kind {kind} needs tasks after the base model; `base` has none")
+        last = len(protocols[row["protocol"]]["groups"]) - 1
+        if row.get("task", 0) > last:
+            raise ConfigError(f"config key {where}.rows: row {row['id']!r} task {row['task']}, but protocol "
+                              f"{row['protocol']!r} has tasks 1..{last}")
+
+
+# The figure keys beyond kind/protocol/rows, and the kinds that read them (a key no kind reads would be ignored).
+FIGURE_KEYS = {"reference": ("gram_matrices", "final_groups", "group_curve"), "panel": ("group_curve",),
+               "insets": ("group_curve",), "group": ("retrieval_examples",), "query_class": ("retrieval_examples",)}
+
+
+def _check_figure_keys(where: str, spec: dict, known: list[str], config: dict) -> None:
+    for key, kinds in FIGURE_KEYS.items():
+        if key in spec and spec["kind"] not in kinds:
+            raise ConfigError(f"config key {where}.{key}: kind {spec['kind']} does not use it; it is read by "
+                              f"{', '.join(kinds)}")
+    if "reference" in spec and spec["reference"] not in known:
+        raise ConfigError(f"config key {where}.reference: unknown configuration {spec['reference']!r}; known: {known}")
+    if any(row["id"] == "reference" for row in rows_of(spec)) and "reference" in spec:
+        raise ConfigError(f"config key {where}.rows: the row id 'reference' names the `reference` configuration")
+    group = spec.get("group", 0)
+    for name, scale in config["scales"].items():
+        if spec["protocol"] not in scale["protocols"]:
+            continue
+        groups = scale["protocols"][spec["protocol"]]["groups"]
+        if group >= len(groups):
+            raise ConfigError(f"config key {where}.group: {group}, but protocol {spec['protocol']} has groups "
+                              f"0..{len(groups) - 1} at scale {name}")
+        first, query = sum(groups[:group]), query_class(spec, name)
+        if query is not None and not first <= query < first + groups[group]:
+            raise ConfigError(f"config key {where}.query_class: {query} is not in group {group} at scale {name} "
+                              f"(labels {first}..{first + groups[group] - 1})")
+
+
+def query_class(spec: dict, scale: str) -> int | None:
+    """A retrieval_examples figure's query class at `scale` (one label, or one per scale); None: the group's first."""
+    value = spec.get("query_class")
+    return value.get(scale) if isinstance(value, dict) else value
 
 
 def rows_of(spec: dict) -> list[dict]:

@@ -115,6 +115,16 @@ def init_path(config: dict, protocol: str, seed: int, configuration: str, task: 
     return model_path(config, protocol, seed, previous, task - 1)
 
 
+def earlier_models(config: dict, protocol: str, seed: int, configuration: str, task: int) -> list[str]:
+    """The models before the teacher, f_0..f_{t-2} (the shared base model,
+    then the configuration's own tasks), for a configuration that distils
+    from every saved model (`teachers: all`, Table 6.3 case d); else none."""
+    method, hparams = method_of(config, configuration)
+    if method == "joint" or hparams.get("teachers") != "all":
+        return []
+    return [model_path(config, protocol, seed, "base" if j == 0 else configuration, j) for j in range(task - 1)]
+
+
 def metrics_path(config: dict, run: Run) -> str:
     """Metrics live in a tree of their own (DVC shows results/<scale>/metrics as its metrics)."""
     return f"results/{config['scale']}/metrics/{run_key(config, run.protocol, run.seed, run.configuration, run.task)}.json"
@@ -138,19 +148,28 @@ def runs_of(config: dict, spec: dict, kind: str, seeds=None) -> list[Run]:
 
     one_step: base after task 0, every other row after its protocol's last
     task; multi_step and classification: every task of every row (the joint
-    reference only after the last); figures: the last task.
+    reference only after the last); figures: the last task. A row's `task`
+    ends its chain there instead of at the protocol's last task (Table 6.3).
+    forgetting: the base model (task 0) and every task of every row;
+    accuracy_change: every task of every row.
     """
     runs = []
     for seed in seeds if seeds is not None else config["seeds"]:
         for row in rows_of(spec):
-            last = last_task(config, row["protocol"])
+            last = row.get("task", last_task(config, row["protocol"]))
             if row["configuration"] == "base":
                 tasks = [0]
-            elif kind in ("multi_step", "classification") and method_of(config, row["configuration"])[0] != "joint":
+            elif kind in ("forgetting", "accuracy_change") or (
+                    kind in ("multi_step", "classification") and method_of(config, row["configuration"])[0] != "joint"):
                 tasks = range(1, last + 1)
             else:
                 tasks = [last]
+            if kind == "forgetting":  # Acc_{0,0}: the base model every chain starts from
+                runs.append(Run(row["id"], row["protocol"], seed, "base", 0))
             runs += [Run(row["id"], row["protocol"], seed, row["configuration"], t) for t in tasks]
+        if kind == "gram" and spec.get("reference") and not any(r["id"] == spec["reference"] for r in rows_of(spec)):
+            reference = spec["reference"]  # the Gram matrices are compared to its final model's
+            runs.append(Run(reference, spec["protocol"], seed, reference, last_task(config, spec["protocol"])))
         if kind == "classification" and not any(r["configuration"] == "base" for r in rows_of(spec)):
             runs.append(Run("base", spec["protocol"], seed, "base", 0))  # the first column: no increment yet
     return runs
@@ -165,33 +184,65 @@ def table_inputs(config: dict, table: str) -> list[str]:
     spec = config["tables"][table]
     if spec.get("kind") == "statistics":
         return [split_manifest(config, p) for p in spec["protocols"]]
+    if spec.get("kind") == "gram":  # the final models' old-class features
+        return sorted({features_dir(config, run) for run in table_runs(config, table)})
     return sorted({metrics_path(config, run) for run in table_runs(config, table)})
 
 
+# Figure kinds drawn from the metrics of every task of every row, from the shared base model on (Figs. 6.7-6.11).
+CURVE_KINDS = ("forgetting", "new_group_curve", "group_curve")
+# Figure kinds whose rows record old-class numbers while they train (Figs. 5.3c, 6.6).
+MONITORED_KINDS = ("map_per_epoch", "gram_matrices")
+REFERENCE = "reference"  # the row id of a figure's `reference` configuration (its final model)
+
+
 def figure_runs(config: dict, figure: str) -> list[Run]:
+    """The runs a figure plots (first seed): the rows after their protocol's
+    last task; for the curve kinds every task 1..last of every row after the
+    base model(s) (task 0); the `reference` configuration's final model last."""
     spec = config["figures"][figure]
-    runs = runs_of(config, spec, "figure", seeds=config["seeds"][:1])
+    seed = config["seeds"][0]
+    if spec["kind"] in CURVE_KINDS:
+        runs = runs_of(config, spec, "multi_step", seeds=[seed])
+        bases = dict.fromkeys(run.protocol for run in runs)
+        runs = [Run("base", p, seed, "base", 0) for p in bases] + [r for r in runs if r.configuration != "base"]
+    else:
+        runs = runs_of(config, spec, "figure", seeds=[seed])
     if spec["kind"] == "tsne":
-        runs.insert(0, Run("base", spec["protocol"], config["seeds"][0], "base", 0))
+        runs.insert(0, Run("base", spec["protocol"], seed, "base", 0))
+    if "reference" in spec:
+        runs.append(Run(REFERENCE, spec["protocol"], seed, spec["reference"], last_task(config, spec["protocol"])))
     return runs
 
 
 def monitored(config: dict, protocol: str, seed: int, configuration: str, task: int) -> bool:
-    """Whether a run records old-class mAP during training: only the runs a
-    `map_per_epoch` figure plots (each monitoring pass embeds the old-class
+    """Whether a run records old-class mAP (and the Gram matrix of the fixed
+    old-class sample) during training: only the rows a `map_per_epoch` or
+    `gram_matrices` figure plots (each monitoring pass embeds the old-class
     test set; at mini scale that was 2 s of a 16 s job, paid by every run)."""
     key = run_key(config, protocol, seed, configuration, task)
     return any(run_key(config, run.protocol, run.seed, run.configuration, run.task) == key
-               for figure, spec in config.get("figures", {}).items() if spec["kind"] == "map_per_epoch"
-               for run in figure_runs(config, figure))
+               for figure, spec in config.get("figures", {}).items() if spec["kind"] in MONITORED_KINDS
+               for run in figure_runs(config, figure) if run.row != REFERENCE)
 
 
 def figure_inputs(config: dict, figure: str) -> list[str]:
-    kind = config["figures"][figure]["kind"]
+    spec = config["figures"][figure]
+    kind = spec["kind"]
     runs = figure_runs(config, figure)
     if kind in ("map_per_epoch", "epoch_time"):
-        return [trained_model(config, run) for run in runs]
-    return [features_dir(config, run) for run in runs]
+        paths = [trained_model(config, run) for run in runs]
+    elif kind == "gram_matrices":  # the rows' Gram snapshots; the reference's final features
+        paths = [trained_model(config, run) if run.row != REFERENCE else features_dir(config, run) for run in runs]
+    elif kind in (*CURVE_KINDS, "final_groups"):
+        paths = [metrics_path(config, run) for run in runs]
+        if spec.get("insets") == "gram":  # Gram matrices of the final models' old-class features
+            paths += [features_dir(config, run) for run in runs if run.task == last_task(config, run.protocol)]
+    elif kind == "retrieval_examples":  # the split lists the test images in the features files' order
+        paths = [features_dir(config, run) for run in runs] + [split_manifest(config, spec["protocol"])]
+    else:
+        paths = [features_dir(config, run) for run in runs]
+    return list(dict.fromkeys(paths))
 
 
 def table_outputs(table: str) -> list[str]:
@@ -200,6 +251,11 @@ def table_outputs(table: str) -> list[str]:
 
 def figure_output(figure: str) -> str:
     return f"reports/figures/{figure}.png"
+
+
+def figure_data(figure: str) -> str:
+    """The numbers a figure plots, in long form, beside its PNG."""
+    return f"reports/figures/{figure}.csv"
 
 
 def all_tables(config: dict) -> list[str]:

@@ -4,9 +4,12 @@
 localrules: table, figure, claims, report
 
 TABLE_KINDS = {"one_step": "One step", "multi_step": "Multi-step", "classification": "Classification",
-               "statistics": "Datasets"}
+               "statistics": "Datasets", "forgetting": "Forgetting", "accuracy_change": "Accuracy changes",
+               "gram": "Gram matrices"}
 FIGURE_KINDS = {"pr_curves": "Precision-recall", "map_per_epoch": "mAP per epoch", "epoch_time": "Time per epoch",
-                "tsne": "t-SNE"}
+                "tsne": "t-SNE", "gram_matrices": "Gram matrices", "forgetting": "Forgetting",
+                "final_groups": "Final model per group", "new_group_curve": "New groups",
+                "group_curve": "Original classes", "retrieval_examples": "Retrieval examples"}
 
 
 rule table:
@@ -38,13 +41,14 @@ rule figure:
     input:
         lambda w: plan.figure_inputs(IR, w.figure),
     output:
-        report(
+        png=report(
             "reports/figures/{figure}.png",
             caption="../report/figure.rst",
             category="Figures",
             subcategory=lambda w: FIGURE_KINDS[IR["figures"][w.figure]["kind"]],
             labels=lambda w: {"figure": w.figure, "protocol": IR["figures"][w.figure]["protocol"]},
         ),
+        csv="reports/figures/{figure}.csv",  # plan.figure_data: the numbers it plots, written beside the PNG
     params:
         config=CONFIG,
         job=job_label("figure"),
@@ -55,7 +59,7 @@ rule figure:
         "logs/figure/{figure}.log",
     shell:
         "python -m incremental_retrieval figure --config {params.config} --job \"{params.job}\" --figure {wildcards.figure}"
-        " --out {output} 2> {log}"
+        " --out {output.png} 2> {log}"
 
 
 rule claims:
