@@ -44,8 +44,10 @@ def test_monotonic_and_missing_rows(tmp_path):
 
 @pytest.mark.parametrize("claim", load_claims(), ids=lambda c: c["id"])
 def test_every_claim_names_its_table_and_a_known_type(claim):
-    assert claim["table"].startswith("table_5_")
-    assert claim["type"] in {"extreme", "greater", "monotonic", "least_degradation"}
+    assert claim["table"].startswith(("table_5_", "table_6_"))
+    assert claim["type"] in {"extreme", "greater", "monotonic", "least_degradation", "closer", "similar", "approx",
+                             "difference"}
+    assert claim.get("expect_on_thesis", "holds") in {"holds", "fails"}
 
 
 def test_least_degradation_with_a_missing_method_is_not_applicable(tmp_path):

@@ -25,30 +25,84 @@ def cell_value(table: pd.DataFrame, cell: dict, column: str) -> float:
     return float(found.iloc[0])
 
 
-STRICT = {"extreme": False, "greater": True, "monotonic": True, "least_degradation": False}
+def resolve(table: pd.DataFrame, cell: dict, column: str) -> float:
+    """A cell's value: a filter on the table's rows; `{value: v}` a constant
+    (a bound the thesis states, e.g. "less than 70%"); `mean_of: [...]` the
+    mean of several cells, each completed by the cell's other keys (e.g. one
+    method's Recall@1 over class groups 0-3)."""
+    if "value" in cell:
+        return float(cell["value"])
+    if "mean_of" in cell:
+        common = {k: v for k, v in cell.items() if k != "mean_of"}
+        return sum(resolve(table, {**common, **part}, column) for part in cell["mean_of"]) / len(cell["mean_of"])
+    return cell_value(table, cell, column)
 
 
-def evaluate(claim: dict, table: pd.DataFrame, column: str) -> tuple[bool, float, str]:
+def label(cell: dict) -> str:
+    """How `numbers` names a cell: its configuration (and task, where cells of
+    several tasks meet), a constant by its value."""
+    if "value" in cell:
+        return f"{cell['value']:g}"
+    name = str(cell.get("configuration", "")) + (f" t{cell['task']}" if "task" in cell else "")
+    return name + (f" (mean of {len(cell['mean_of'])})" if "mean_of" in cell else "")
+
+
+def at_scale(value, scale: str) -> float:
+    """A claim's tolerance or target, either one number or one per scale
+    ({thesis: 5, mini: 10}: mini-scale numbers are noisier)."""
+    return float(value[scale] if isinstance(value, dict) else value)
+
+
+STRICT = {"extreme": False, "greater": True, "monotonic": True, "least_degradation": False,
+          "closer": True, "similar": False, "approx": False, "difference": False}
+
+
+def evaluate(claim: dict, table: pd.DataFrame, column: str, scale: str = "thesis") -> tuple[bool, float, str]:
     """(holds, margin, the numbers it rests on) for one claim on one column of
     a table.  The margin is how far the relation is from flipping, in the
-    table's unit (percentage points; per task for least_degradation):
-    positive where it holds with room to spare, negative where it fails."""
+    table's unit (percentage points; per task for least_degradation; the
+    room left within the tolerance for similar, approx and difference):
+    positive where it holds with room to spare, negative where it fails.
+    `scale` picks a per-scale tolerance or target."""
     kind = claim["type"]
+    if kind in ("extreme", "similar"):
+        values = {c: resolve(table, {**claim["cell"], "configuration": c}, column) for c in claim["among"]}
+        numbers = "; ".join(f"{c} {v:.2f}" for c, v in values.items())
     if kind == "extreme":
-        values = {c: cell_value(table, {**claim["cell"], "configuration": c}, column) for c in claim["among"]}
         expect = claim.get("lowest", claim.get("highest"))
         others = [v for c, v in values.items() if c != expect] or [values[expect]]
         margin = min(others) - values[expect] if "lowest" in claim else values[expect] - max(others)
-        numbers = "; ".join(f"{c} {v:.2f}" for c, v in values.items())
-    elif kind == "greater":
-        right = cell_value(table, claim["right"], column)
-        left = [cell_value(table, cell, column) for cell in claim["left"]]
-        names = [cell["configuration"] for cell in claim["left"]]
-        margin = min(left) - right
-        numbers = "; ".join([f"{n} {v:.2f}" for n, v in zip(names, left)] +
-                            [f"{claim['right']['configuration']} {right:.2f}"])
+    elif kind == "similar":  # max - min over `among` within the tolerance
+        spread = max(values.values()) - min(values.values())
+        margin = at_scale(claim["tolerance"], scale) - spread
+        numbers += f"; spread {spread:.2f}"
+    elif kind == "greater":  # every cell of `left` above every cell of `right`
+        rights = claim["right"] if isinstance(claim["right"], list) else [claim["right"]]
+        left = [resolve(table, cell, column) for cell in claim["left"]]
+        right = [resolve(table, cell, column) for cell in rights]
+        margin = min(left) - max(right)
+        numbers = "; ".join(f"{label(c)} {v:.2f}" for c, v in zip(claim["left"], left)) + " > " + \
+            "; ".join(f"{label(c)} {v:.2f}" for c, v in zip(rights, right))
+    elif kind == "closer":  # |x - ref| < |y - ref|
+        ref, x, y = (resolve(table, claim[k], column) for k in ("ref", "x", "y"))
+        margin = abs(y - ref) - abs(x - ref)
+        numbers = (f"{label(claim['ref'])} {ref:.2f}; {label(claim['x'])} {x:.2f} (off {abs(x - ref):.2f}); "
+                   f"{label(claim['y'])} {y:.2f} (off {abs(y - ref):.2f})")
+    elif kind == "approx":  # |x - value| <= tolerance, or |x - y| between two cells
+        x = resolve(table, claim["x"], column)
+        if "y" in claim:
+            target, name = resolve(table, claim["y"], column), label(claim["y"])
+        else:
+            target, name = at_scale(claim["value"], scale), "target"
+        margin = at_scale(claim["tolerance"], scale) - abs(x - target)
+        numbers = f"{label(claim['x'])} {x:.2f}; {name} {target:.2f}"
+    elif kind == "difference":  # x - y = value +- tolerance
+        x, y = resolve(table, claim["x"], column), resolve(table, claim["y"], column)
+        target = at_scale(claim["value"], scale)
+        margin = at_scale(claim["tolerance"], scale) - abs(x - y - target)
+        numbers = f"{label(claim['x'])} {x:.2f} - {label(claim['y'])} {y:.2f} = {x - y:.2f} (claimed {target:g})"
     elif kind == "monotonic":
-        values = [cell_value(table, cell, column) for cell in claim["sequence"]]
+        values = [resolve(table, cell, column) for cell in claim["sequence"]]
         sign = 1 if claim["order"] == "increasing" else -1
         margin = min(sign * (b - a) for a, b in zip(values, values[1:]))
         numbers = " -> ".join(f"{v:.2f}" for v in values)
@@ -86,41 +140,58 @@ def verdict(holds: list[bool]) -> str:
 
 
 def chapter_of(table: str) -> str:
-    """table_5_2 -> 5"""
+    """table_5_2 -> 5, table_6_mt_cub -> 6"""
     return table.removeprefix("table_").split("_")[0]
 
 
-def check_claim(claim: dict, table: pd.DataFrame) -> dict:
+def check_claim(claim: dict, table: pd.DataFrame, scale: str = "thesis") -> dict:
     """One claim on one table: the verdict over seeds, each seed's margin, the
-    numbers of the mean, and the check on the thesis's own numbers."""
+    numbers of the mean, and the check on the thesis's own numbers against
+    what the claim expects there (`expect_on_thesis`, default holds).  A claim
+    with `judged_at` is judged on the reproduction only at those scales (a
+    number like "around 73%" means nothing on synthetic images; `[]`: the
+    thesis's numbers only)."""
     record = {"id": claim["id"], "chapter": chapter_of(claim["table"]), "table": claim["table"],
               "claim": claim["text"]}
+    judged_at = claim.get("judged_at")
+    if judged_at is not None and scale not in judged_at:
+        why = "a check of the thesis's own numbers only" if not judged_at else \
+            f"a {' / '.join(judged_at)}-scale number, not judged at scale {scale}"
+        record.update(verdict="n/a", seeds_holding="", margin=None, numbers=why)
+    else:
+        try:
+            per_seed = {c: evaluate(claim, table, c, scale) for c in seed_columns(table)}
+            _, mean_margin, numbers = evaluate(claim, table, "reproduced", scale)
+            record.update(verdict=verdict([holds for holds, _, _ in per_seed.values()]),
+                          seeds_holding=f"{sum(h for h, _, _ in per_seed.values())}/{len(per_seed)}",
+                          margin=mean_margin, numbers=numbers,
+                          **{f"margin_{c}": margin for c, (_, margin, _) in per_seed.items() if c != "reproduced"})
+        except KeyError as missing:  # a row the claim needs is not in this table's config
+            record.update(verdict="n/a", seeds_holding="", margin=None, numbers=f"not in the table: {missing}")
+    expected = claim.get("expect_on_thesis", "holds")
     try:
-        per_seed = {c: evaluate(claim, table, c) for c in seed_columns(table)}
-        _, mean_margin, numbers = evaluate(claim, table, "reproduced")
-        record.update(verdict=verdict([holds for holds, _, _ in per_seed.values()]),
-                      seeds_holding=f"{sum(h for h, _, _ in per_seed.values())}/{len(per_seed)}",
-                      margin=mean_margin, numbers=numbers,
-                      **{f"margin_{c}": margin for c, (_, margin, _) in per_seed.items() if c != "reproduced"})
-    except KeyError as missing:  # a row the claim needs is not in this table's config
-        record.update(verdict="n/a", seeds_holding="", margin=None, numbers=f"not in the table: {missing}")
-    try:
-        holds, _, thesis_numbers = evaluate(claim, table, "thesis")
-        record.update(thesis="holds" if holds else "fails", thesis_numbers=thesis_numbers)
-    except KeyError as missing:
-        record.update(thesis="n/a", thesis_numbers=f"not in the table: {missing}")
+        holds, _, thesis_numbers = evaluate(claim, table, "thesis", "thesis")
+        thesis = "holds" if holds else "fails"
+        record.update(thesis=thesis, thesis_numbers=thesis_numbers,
+                      thesis_as_expected="yes" if thesis == expected else "no")
+    except KeyError as missing:  # the thesis has no numbers for this table (a figure's data)
+        record.update(thesis="n/a", thesis_numbers=f"not in the table: {missing}", thesis_as_expected="n/a")
+    record["thesis_expected"] = expected
     return record
 
 
 COLUMNS = ["id", "chapter", "table", "claim", "verdict", "seeds_holding", "margin", "numbers", "thesis",
-           "thesis_numbers"]
+           "thesis_numbers", "thesis_expected", "thesis_as_expected"]
 
 
-def check_claims(table_csvs: list[Path], out: Path) -> pd.DataFrame:
+def check_claims(table_csvs: list[Path], out: Path, scale: str = "thesis") -> pd.DataFrame:
     """reports/claims.csv: a row per claim whose table was built; `margin` is
-    on the mean over seeds, `margin_seed_<s>` per seed (percentage points)."""
+    on the mean over seeds, `margin_seed_<s>` per seed (percentage points).
+    `scale`: the scale the tables were measured at (per-scale tolerances,
+    `judged_at`)."""
     tables = {path.stem: pd.read_csv(path) for path in table_csvs}
-    records = [check_claim(claim, tables[claim["table"]]) for claim in load_claims() if claim["table"] in tables]
+    records = [check_claim(claim, tables[claim["table"]], scale) for claim in load_claims()
+               if claim["table"] in tables]
     frame = pd.DataFrame(records)
     seeds = sorted((c for c in frame.columns if c.startswith("margin_seed_")), key=lambda c: int(c.split("_")[-1]))
     frame = frame.reindex(columns=COLUMNS[:7] + seeds + COLUMNS[7:])
