@@ -178,3 +178,11 @@ def test_semantic_is_every_methods_setting_and_a_wrong_one_is_named():
     config["scales"]["mini"]["protocols"]["cub_25"]["base_semantic"] = ["ce", "ce"]
     with pytest.raises(cfg.ConfigError, match=r"protocols\.cub_25\.base_semantic"):
         cfg.validate(config)
+
+
+def test_a_methods_own_check_of_a_value_runs_when_the_config_is_validated():
+    config = shipped()
+    config["configurations"]["corr_2model"]["teachers"] = "al"
+    with pytest.raises(cfg.ConfigError, match=r"configurations\.corr_2model \(at scale mini\): correlation teachers "
+                                              r"'al': use one of \['penultimate', 'all'\]"):
+        cfg.validate(config)
