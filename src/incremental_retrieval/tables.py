@@ -212,7 +212,8 @@ def build_table(config: dict, table: str, csv_path: Path, md_path: Path) -> pd.D
 
 
 def statistics_table(config: dict, table: str) -> pd.DataFrame:
-    """Table 5.1: images and classes per split and class group (old = group 0)."""
+    """Table 5.1: images and classes per split and class group (old = group 0).
+    Chapter 6's CUB split is Table 5.1's (L2035); its Dogs 60/40 counts are not published."""
     from incremental_retrieval.data.splits import read_split
 
     thesis = thesis_table(table)
