@@ -105,3 +105,24 @@ def test_ewc_statistics_use_the_scales_base_batch_not_the_protocols():
     spec = task_spec(config, split, "cub_multistep", "ewc", task=1, seed=0)
     assert spec.batch == config["scales"]["mini"]["protocols"]["cub_multistep"]["incremental_batch"]
     assert spec.statistics_batch == training["batch"] != spec.batch
+
+
+def test_chapter_6_runs_get_their_semantic_terms_and_the_base_models():
+    """The base run of a chapter 6 protocol trains with `base_semantic`; a first
+    incremental task is told which terms the base was trained with (EWC's Fisher)."""
+    import pandas as pd
+
+    from incremental_retrieval import config as cfg
+    from incremental_retrieval.cli import task_spec
+
+    config = cfg.load(ROOT / "config.yaml")
+    split = pd.DataFrame([{"path": f"{g}/{i}.png", "label": g, "group": g, "split": s}
+                          for g in range(5) for i, s in enumerate(["train", "train", "test"])])
+    base = task_spec(config, split, "ch6_cub_4x25", "base", task=0, seed=0)
+    assert base.hparams == {"semantic": ["pair"]}  # mini: the pair loss (README: chapter 6 at mini scale)
+    ewc = task_spec(config, split, "ch6_cub_4x25", "ch6_ewc", task=1, seed=0)
+    assert ewc.hparams["semantic"] == ["ce", "pair"] and ewc.previous_semantic == ["pair"]
+    assert task_spec(config, split, "ch6_cub_4x25", "ch6_ewc", task=2, seed=0).previous_semantic is None
+    chapter5 = task_spec(config, split, "cub_multistep", "ewc", task=1, seed=0)
+    assert "semantic" not in chapter5.hparams and chapter5.previous_semantic == ["ce", "triplet"]
+    assert task_spec(config, split, "cub_multistep", "base", task=0, seed=0).hparams == {}
