@@ -172,7 +172,7 @@ def test_semantic_is_every_methods_setting_and_a_wrong_one_is_named():
     config["scales"]["mini"]["overrides"] = {"l2": {"semantic": ["pair"]}}
     assert cfg.method_of(cfg.validate(config), "l2")[1]["semantic"] == ["pair"]
     config["scales"]["mini"]["overrides"] = {"l2": {"semantic": ["pairs"]}}
-    with pytest.raises(cfg.ConfigError, match=r"overrides\.l2\.semantic: \['pairs'\] is not a list of distinct"):
+    with pytest.raises(cfg.ConfigError, match=r"overrides\.l2\.semantic: \[.pairs.\] is not a list of distinct"):
         cfg.validate(config)
     config["scales"]["mini"]["overrides"] = {}
     config["scales"]["mini"]["protocols"]["cub_25"]["base_semantic"] = ["ce", "ce"]
@@ -183,6 +183,18 @@ def test_semantic_is_every_methods_setting_and_a_wrong_one_is_named():
 def test_a_methods_own_check_of_a_value_runs_when_the_config_is_validated():
     config = shipped()
     config["configurations"]["corr_2model"]["teachers"] = "al"
-    with pytest.raises(cfg.ConfigError, match=r"configurations\.corr_2model \(at scale mini\): correlation teachers "
-                                              r"'al': use one of \['penultimate', 'all'\]"):
+    with pytest.raises(cfg.ConfigError, match=r"configurations\.corr_2model with scales\.mini\.overrides\."
+                                              r"corr_2model: correlation teachers 'al': use one of "
+                                              r"\['penultimate', 'all'\]"):
+        cfg.validate(config)
+
+
+def test_rows_that_would_be_silently_misread_are_rejected():
+    config = shipped()
+    config["tables"]["table_6_1"]["rows"] = [{"id": "initial", "configuration": "base", "show": ["old", "new"]}]
+    with pytest.raises(cfg.ConfigError, match=r"tables\.table_6_1\.rows: row 'initial' has `show`.*old classes only"):
+        cfg.validate(config)
+    config = shipped()
+    config["figures"]["figure_6_7_cub"]["rows"] = [{"id": "corr_t2", "configuration": "corr", "task": 2}]
+    with pytest.raises(cfg.ConfigError, match=r"figures\.figure_6_7_cub\.rows: row 'corr_t2' has `task`/`show`"):
         cfg.validate(config)

@@ -124,7 +124,7 @@ def test_case_d_adds_one_actual_term_per_earlier_model():
             10 * float(losses.gram_kl(single.earlier_teachers[0](images)[0], student)))
     plain, _, _, _ = terms_of(corr(), make_context(task=3, earlier=2))
     assert "corr_multi" not in plain  # only teachers: all reads them
-    with pytest.raises(ValueError, match="needs the 2 models"):
+    with pytest.raises(ValueError, match=r"needs the earlier models f_0, f_1 as frozen teachers, got 1"):
         corr(teachers="all").begin(make_context(task=3, earlier=1))
 
 
@@ -257,7 +257,7 @@ def test_case_d_trains_with_the_earlier_models_and_fingerprints_them(chain, tmp_
     assert history[0]["corr_multi"] > 0 and "corr_virtual" not in history[0]
     plain = spec_for(folder, split, 2, {"teachers": "all"}, epochs=1)
     assert train_module._fingerprint(spec, paths["corr1"]) != train_module._fingerprint(plain, paths["corr1"])
-    with pytest.raises(ValueError, match="needs the 1 models"):
+    with pytest.raises(ValueError, match="needs the earlier models f_0 as frozen teachers, got 0"):
         train_task(plain, paths["corr1"], tmp_path / "d2.pt", tmp_path / "ck2")
 
 

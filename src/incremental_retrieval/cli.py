@@ -124,8 +124,8 @@ def cmd_pretrain(args):
                        channels_last=block["training"]["channels_last"])
 
 
-def task_spec(config: dict, split, protocol: str, configuration: str, task: int, seed: int,
-              earlier_models=()):
+def task_spec(config: dict, split, protocol: str, configuration: str, task: int, seed: int):
+    from incremental_retrieval.methods.base import default_semantic
     from incremental_retrieval.train import TaskSpec
 
     block = cfg.scale_block(config)
@@ -152,12 +152,15 @@ def task_spec(config: dict, split, protocol: str, configuration: str, task: int,
         **image_source(config, proto["dataset"]), workers=training["workers"],
         previous_rows=train[train["group"] == task - 1] if incremental else None,
         previous_first_class=sum(groups[: task - 1]) if incremental else 0, device=_device(config),
-        previous_semantic=(base_semantic or ["ce", training["metric_loss"]]) if task == 1 and incremental else None,
+        previous_semantic=(base_semantic or default_semantic(training["metric_loss"])) if task == 1 and incremental
+        else None,
         monitor_rows=test[test["group"] == 0] if monitor else None, monitor_every=training["monitor_every"],
         checkpoint_seconds=training["checkpoint_seconds"], statistics_batch=training["batch"],
         channels_last=training["channels_last"], precision=training["precision"],
         test_rows=test[test["group"] <= task] if incremental else None,  # read only by methods that ask
-        earlier_models=[Path(p) for p in earlier_models],
+        # `teachers: all` (Table 6.3 case d): f_0..f_{t-2}, declared inputs of the job (rule train) and
+        # derived here from the config, so the rule's command line stays as before
+        earlier_models=[Path(p) for p in plan.earlier_models(config, protocol, seed, configuration, task)],
     )
 
 
@@ -171,7 +174,7 @@ def cmd_train(args):
     imported = time.perf_counter()
 
     split = read_split(Path(args.split))
-    spec = task_spec(config, split, args.protocol, args.configuration, args.task, args.seed, args.earlier)
+    spec = task_spec(config, split, args.protocol, args.configuration, args.task, args.seed)
     ckpt_dir = Path(plan.checkpoint_dir(config, args.protocol, args.seed, args.configuration, args.task))
     result = train_task(spec, Path(args.init) if args.init else None, Path(args.out), ckpt_dir)
     if args.curves:
@@ -225,14 +228,12 @@ def evaluate_model(config: dict, split, protocol: str, model_path: Path, task: i
                      len(features) / (time.perf_counter() - tic))
         files.append(features_dir / f"group{group}.npz")
         save_features(files[-1], features, data.labels.numpy(), logits)
-    result = evaluate_groups(files, out)
+    extra = {}
     changes = (checkpoint.get("state") or {}).get("accuracy_changes")
     if changes:  # feature estimation's Eq. 6.6 record (test accuracies, fractions), beside the metrics
-        from incremental_retrieval.io import write_json
-
         this_task = [entry for entry in changes if entry["task"] == task]
-        write_json(out, {**result, **({"accuracy_change": this_task[-1]} if this_task else {}),
-                         "accuracy_changes": changes})
+        extra = {**({"accuracy_change": this_task[-1]} if this_task else {}), "accuracy_changes": changes}
+    evaluate_groups(files, out, extra)
 
 
 def cmd_evaluate(args):
@@ -314,7 +315,6 @@ def main(argv=None):
     p.add_argument("--task", type=int, required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", help="previous task's model, or pretrained weights for base/joint")
-    p.add_argument("--earlier", nargs="*", default=[], help="the saved models f_0..f_{t-2} (teachers: all)")
     p.add_argument("--features-dir", help="with --metrics: evaluate the trained model on groups 0..task")
     p.add_argument("--metrics", help="metrics.json of the trained model")
     p.add_argument("--curves", help="CSV of the per-epoch history (epoch, seconds, images/s, loss terms)")

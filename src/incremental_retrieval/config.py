@@ -99,7 +99,7 @@ def _check_references(config: dict) -> None:
             try:
                 check_semantic(params.pop("semantic"))
             except ValueError as e:
-                raise ConfigError(f"config key {where}.{e}") from None
+                raise ConfigError(f"config key {where}.semantic: {e}") from None
         defaults = METHODS[method].hyperparameters()
         unknown = set(params) - set(defaults)
         if unknown:
@@ -133,11 +133,12 @@ def _check_references(config: dict) -> None:
                                   f"method; add a configuration of its own instead")
             check_hyperparameters(where, config["configurations"][cid]["method"], params)
         for cid, entry in config["configurations"].items():  # values a method checks itself (e.g. a choice)
-            params = {**{k: v for k, v in entry.items() if k != "method"}, **scale.get("overrides", {}).get(cid, {})}
+            override = scale.get("overrides", {}).get(cid, {})
             try:
-                METHODS[entry["method"]](**params)
+                METHODS[entry["method"]](**{**{k: v for k, v in entry.items() if k != "method"}, **override})
             except ValueError as e:
-                raise ConfigError(f"config key configurations.{cid} (at scale {scale_name}): {e}") from None
+                where = f"configurations.{cid}" + (f" with scales.{scale_name}.overrides.{cid}" if override else "")
+                raise ConfigError(f"config key {where}: {e}") from None
         for name, dataset in scale["datasets"].items():
             if dataset.get("archives"):
                 from incremental_retrieval.data.datasets import archives_for
@@ -188,8 +189,9 @@ def _check_table_keys(where: str, spec: dict, known: list[str], protocols: dict)
     if "reference" in spec and spec["reference"] not in known:
         raise ConfigError(f"config key {where}.reference: unknown configuration {spec['reference']!r}; known: {known}")
     for row in rows_of(spec):
-        if "show" in row and kind != "one_step":
-            raise ConfigError(f"config key {where}.rows: row {row['id']!r} has `show`, which only one_step reads")
+        if "show" in row and (kind != "one_step" or row["configuration"] == "base"):
+            raise ConfigError(f"config key {where}.rows: row {row['id']!r} has `show`, which only one_step reads "
+                              f"for rows after a task (the base model has the old classes only)")
         if row["configuration"] == "base" and kind in ("forgetting", "accuracy_change"):
             raise ConfigError(f"config key {where}.rows: kind {kind} needs tasks after the base model; `base` has none")
         last = len(protocols[row["protocol"]]["groups"]) - 1
@@ -212,6 +214,9 @@ def _check_figure_keys(where: str, spec: dict, known: list[str], config: dict) -
         raise ConfigError(f"config key {where}.reference: unknown configuration {spec['reference']!r}; known: {known}")
     if any(row["id"] == "reference" for row in rows_of(spec)) and "reference" in spec:
         raise ConfigError(f"config key {where}.rows: the row id 'reference' names the `reference` configuration")
+    for row in rows_of(spec):  # figures plot whole chains (or their last task)
+        if "task" in row or "show" in row:
+            raise ConfigError(f"config key {where}.rows: row {row['id']!r} has `task`/`show`, which only tables read")
     group = spec.get("group", 0)
     for name, scale in config["scales"].items():
         if spec["protocol"] not in scale["protocols"]:

@@ -14,9 +14,11 @@ from incremental_retrieval.metrics import evaluate, top1_accuracy
 log = logging.getLogger(__name__)
 
 
-def evaluate_groups(feature_files: list[Path], out: Path) -> dict:
+def evaluate_groups(feature_files: list[Path], out: Path, extra: dict | None = None) -> dict:
     """Retrieval metrics per class group (query = gallery = the group's test
-    images) and the classifier's top-1 accuracy over all the classes seen."""
+    images) and the classifier's top-1 accuracy over all the classes seen;
+    `extra` (what the trained model recorded, e.g. accuracy changes) is
+    written beside them."""
     groups, seen = {}, []
     for path in feature_files:
         data = load_features(path)
@@ -30,5 +32,6 @@ def evaluate_groups(feature_files: list[Path], out: Path) -> dict:
     if seen:
         result["seen"] = {"top1": top1_accuracy(np.concatenate([d["logits"] for d in seen]),
                                                 np.concatenate([d["labels"] for d in seen]))}
+    result.update(extra or {})
     write_json(out, result)
     return result

@@ -22,8 +22,8 @@ from incremental_retrieval.config import query_class as cfg_query_class  # noqa:
 from incremental_retrieval.config import scale_block  # noqa: E402
 from incremental_retrieval.extract import load_features  # noqa: E402
 from incremental_retrieval.io import atomic_path, read_json  # noqa: E402
-from incremental_retrieval.metrics import forgetting as group_forgetting  # noqa: E402
-from incremental_retrieval.metrics import gram_matrix, gram_sample, precision_recall_curve  # noqa: E402
+from incremental_retrieval.metrics import accuracy_matrix, average_forgetting, precision_recall_curve  # noqa: E402
+from incremental_retrieval.metrics import sample_gram  # noqa: E402
 
 TOP = 6  # retrieved images shown per query (Figs. 6.12-6.16)
 
@@ -164,12 +164,8 @@ def _accuracy(config, runs, row: str, metric: str) -> np.ndarray:
     mine = [run for run in _rows(runs) if run.row == row]
     protocol = mine[0].protocol
     base = next(run for run in runs if run.configuration == "base" and run.task == 0 and run.protocol == protocol)
-    last = plan.last_task(config, protocol)
-    a = np.full((last + 1, last + 1), np.nan)
-    for run in [base, *mine]:
-        for g, values in _groups(config, run).items():
-            a[run.task, g] = 100 * values[metric]
-    return a
+    return accuracy_matrix({run.task: _groups(config, run) for run in [base, *mine]}, metric,
+                           plan.last_task(config, protocol))
 
 
 def _group_names(config, protocol: str) -> list[str]:
@@ -184,12 +180,6 @@ def _configuration(runs, row: str) -> str:
 
 def _reference_label(run) -> str:
     return f"reference ({run.configuration})"
-
-
-def average_forgetting(a: np.ndarray, t: int) -> float:
-    """Eq. 6.12 after task t (spec 6.5): the mean over groups g < t of the
-    best accuracy of g after tasks g..t-1 minus its accuracy after task t."""
-    return float(np.mean(group_forgetting(a[: t + 1, : t + 1])))
 
 
 def forgetting(config, spec, runs):
@@ -257,8 +247,7 @@ def new_group_curve(config, spec, runs):
 def _old_class_gram(config, run):
     """(Gram matrix, labels) of the fixed old-class sample from a model's saved group-0 test features."""
     data = load_features(Path(plan.features_dir(config, run)) / "group0.npz")
-    sample = gram_sample(data["labels"])
-    return gram_matrix(data["features"][sample]), data["labels"][sample]
+    return sample_gram(data["features"], data["labels"])
 
 
 def _gram_records(key: dict, gram, labels, value: str = "gram") -> list[dict]:

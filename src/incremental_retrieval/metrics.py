@@ -167,3 +167,26 @@ def gram_measures(gram: np.ndarray, labels, reference: np.ndarray | None = None)
     if reference is not None:
         out["gram_distance_to_reference"] = float(np.linalg.norm(gram - reference) / len(labels))
     return out
+
+
+def sample_gram(features, labels) -> tuple[np.ndarray, np.ndarray]:
+    """(Gram matrix, labels) of the fixed sample (`gram_sample`) of one class group's features."""
+    sample = gram_sample(labels)
+    return gram_matrix(np.asarray(features)[sample]), np.asarray(labels)[sample]
+
+
+def accuracy_matrix(groups_by_task: dict, metric: str, last: int | None = None) -> np.ndarray:
+    """a[t, g] in percent: `metric` of class group g after task t, from each task's metrics JSON
+    `groups` (task 0: the shared base model, group 0 only); NaN where no model was evaluated."""
+    size = (max(groups_by_task) if last is None else last) + 1
+    a = np.full((size, size), np.nan)
+    for t, groups in groups_by_task.items():
+        for g, values in groups.items():
+            a[t, int(g)] = 100.0 * values[metric]
+    return a
+
+
+def average_forgetting(a: np.ndarray, t: int) -> float:
+    """Eq. 6.12 after task t (groups 0..t-1, spec 6.5): the mean over g < t of the best
+    accuracy of g after tasks g..t-1 minus its accuracy after task t."""
+    return float(np.mean(forgetting(a[: t + 1, : t + 1])))

@@ -253,11 +253,6 @@ def figure_output(figure: str) -> str:
     return f"reports/figures/{figure}.png"
 
 
-def figure_data(figure: str) -> str:
-    """The numbers a figure plots, in long form, beside its PNG."""
-    return f"reports/figures/{figure}.csv"
-
-
 def all_tables(config: dict) -> list[str]:
     return [path for table in config["tables"] for path in table_outputs(table)]
 

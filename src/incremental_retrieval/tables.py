@@ -96,17 +96,6 @@ def measured(config: dict, table: str) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
-def accuracy_matrix(by_task: dict[int, dict], metric: str) -> np.ndarray:
-    """a[t, g]: the `metric` (percent) of group g after task t, from each task's metrics `groups`; NaN above the
-    diagonal (task 0 is the base model, evaluated on group 0 only)."""
-    last = max(by_task)
-    a = np.full((last + 1, last + 1), np.nan)
-    for t, groups in by_task.items():
-        for g in range(t + 1):
-            a[t, g] = 100.0 * groups[str(g)][metric]
-    return a
-
-
 def forgetting_values(config: dict, table: str) -> pd.DataFrame:
     """Eq. 6.12 after every task t >= 1 of each row's chain, per seed: the mean over groups 0..t-1 of (best accuracy
     of group g after any task g..t-1) - (its accuracy after task t); `original_` is group 0's term alone."""
@@ -116,13 +105,13 @@ def forgetting_values(config: dict, table: str) -> pd.DataFrame:
     metrics = config["tables"][table].get("metrics", FORGETTING_OF)
     records = []
     for (row, seed), by_task in by_chain.items():
-        matrices = {m: accuracy_matrix(by_task, m) for m in metrics}
+        matrices = {m: measures.accuracy_matrix(by_task, m) for m in metrics}
         for t in range(1, max(by_task) + 1):
             for metric, a in matrices.items():
-                per_group = measures.forgetting(a[:t + 1, :t + 1])
                 base = {"configuration": row, "seed": seed, "task": t}
-                records += [{**base, "metric": f"forgetting_{metric}", "value": float(per_group.mean())},
-                            {**base, "metric": f"original_forgetting_{metric}", "value": float(per_group[0])}]
+                records += [{**base, "metric": f"forgetting_{metric}", "value": measures.average_forgetting(a, t)},
+                            {**base, "metric": f"original_forgetting_{metric}",
+                             "value": float(measures.forgetting(a[:t + 1, :t + 1])[0])}]
     return pd.DataFrame(records)
 
 
@@ -152,8 +141,7 @@ def gram_values(config: dict, table: str) -> pd.DataFrame:
     grams, records = {}, []
     for run in plan.table_runs(config, table):
         data = load_features(Path(plan.features_dir(config, run)) / "group0.npz")
-        sample = measures.gram_sample(data["labels"])
-        grams[run] = measures.gram_matrix(data["features"][sample]), data["labels"][sample]
+        grams[run] = measures.sample_gram(data["features"], data["labels"])
     for run, (gram, labels) in grams.items():
         ref = None
         if reference is not None:

@@ -186,7 +186,7 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
 
         sample = gram_sample(monitor.labels.numpy())  # Fig. 6.6b's fixed old-class sample
 
-    def old_map(epoch: int) -> float:  # timed apart from the epochs: the benchmark's monitoring phase
+    def monitor_pass(epoch: int) -> float:  # timed apart from the epochs: the benchmark's monitoring phase
         tic = time.perf_counter()
         value, gram = _monitor(student, monitor, device, sample)
         grams[epoch] = gram.round(5).tolist()  # the same embedding pass; a 30 x 30 matrix costs nothing
@@ -195,7 +195,7 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
 
     timings["setup"] = time.perf_counter() - started  # models, method state, images into memory
     if monitor is not None and start_epoch == 0:
-        history.append({"epoch": 0, "old_map": old_map(0)})
+        history.append({"epoch": 0, "old_map": monitor_pass(0)})
     saved_at = time.monotonic()
     for epoch in range(start_epoch, spec.schedule["epochs"]):
         student.train()
@@ -219,7 +219,7 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
         record = {"epoch": epoch + 1, "seconds": round(seconds, 3), "images_per_second": round(seen / seconds, 1),
                   **{name: round(total / max(seen, 1), 5) for name, total in sums.items()}}
         if monitor is not None and (epoch + 1) % spec.monitor_every == 0:
-            record["old_map"] = old_map(epoch + 1)
+            record["old_map"] = monitor_pass(epoch + 1)
         history.append(record)
         log.info("%s task %d epoch %d/%d  %s", spec.method, spec.task, epoch + 1, spec.schedule["epochs"],
                  "  ".join(f"{k}={v}" for k, v in record.items() if k != "epoch"))

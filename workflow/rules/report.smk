@@ -48,7 +48,7 @@ rule figure:
             subcategory=lambda w: FIGURE_KINDS[IR["figures"][w.figure]["kind"]],
             labels=lambda w: {"figure": w.figure, "protocol": IR["figures"][w.figure]["protocol"]},
         ),
-        csv="reports/figures/{figure}.csv",  # plan.figure_data: the numbers it plots, written beside the PNG
+        csv="reports/figures/{figure}.csv",  # the numbers it plots, written beside the PNG
     params:
         config=CONFIG,
         job=job_label("figure"),

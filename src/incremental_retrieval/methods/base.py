@@ -102,8 +102,11 @@ class Method:
         self.margin, self.metric_loss = margin, metric_loss
         # The semantic terms of Eq. 5.1: chapter 5 trains L_ce + the metric loss; chapter 6's models
         # are trained with the ranking loss alone (Eq. 6.2-6.3), so a configuration may name its own.
-        self.semantic = list(semantic) if semantic is not None else ["ce", metric_loss]
-        check_semantic(self.semantic)
+        self.semantic = list(semantic) if semantic is not None else default_semantic(metric_loss)
+        try:
+            check_semantic(self.semantic)
+        except ValueError as e:
+            raise ValueError(f"semantic: {e}") from None
         unknown = set(hparams) - set(self.hyperparameters())
         if unknown:
             raise ValueError(f"method {self.name!r} has no hyper-parameter(s) {sorted(unknown)}; "
@@ -189,11 +192,16 @@ class Method:
 SEMANTIC_TERMS = ("ce", "triplet", "pair")
 
 
+def default_semantic(metric_loss: str) -> list[str]:
+    """Chapter 5's semantic terms (Eq. 5.1): L_ce + the scale's metric loss."""
+    return ["ce", metric_loss]
+
+
 def check_semantic(names) -> None:
     """A `semantic` setting names one or more of SEMANTIC_TERMS, each once."""
     if not isinstance(names, (list, tuple)) or not names or len(set(names)) != len(names) \
             or not set(names) <= set(SEMANTIC_TERMS):
-        raise ValueError(f"semantic: {names!r} is not a list of distinct terms from {list(SEMANTIC_TERMS)} "
+        raise ValueError(f"{names!r} is not a list of distinct terms from {list(SEMANTIC_TERMS)} "
                          f"(e.g. [ce, triplet] as in chapter 5, [triplet] or [pair] as in chapter 6)")
 
 

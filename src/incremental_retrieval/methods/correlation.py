@@ -103,8 +103,10 @@ class Correlation(Method):
             self.ranges = [(changes[s]["drop"], changes[s]["gain"]) for s in range(t - 1, 0, -1)]
             self.weights = importance_weights(t, self.decay, self.importance)
         if self.teachers == "all" and len(context.earlier_teachers) != max(t - 1, 0):
-            raise ValueError(f"teachers: all at task {t} needs the {max(t - 1, 0)} models f_0..f_{t - 2}, "
-                             f"got {len(context.earlier_teachers)}")
+            wanted = ", ".join(f"f_{i}" for i in range(t - 1))
+            raise ValueError(f"teachers: all at task {t} needs the earlier models {wanted} as frozen teachers, "
+                             f"got {len(context.earlier_teachers)}; the train command finds them with "
+                             f"plan.earlier_models (TaskSpec.earlier_models)")
 
     def begin(self, context, resume_state=None):
         super().begin(context, resume_state)
