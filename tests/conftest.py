@@ -23,3 +23,31 @@ def require(tool: str, available: bool, why: str) -> None:
     if tool in required:
         pytest.fail(f"{message} (required by INCREMENTAL_RETRIEVAL_REQUIRE)", pytrace=False)
     pytest.skip(message)
+
+
+@pytest.fixture
+def killed_at_checkpoint(monkeypatch):
+    """`with killed_at_checkpoint(epoch): train_task(...)`: the job dies (as killed by the
+    scheduler) right after writing the resume checkpoint of `epoch`; the block expects it."""
+    import contextlib
+    from pathlib import Path
+
+    from incremental_retrieval import train as train_module
+
+    real_save = train_module.save_torch
+
+    @contextlib.contextmanager
+    def killed(epoch: int):
+        def save_then_die(obj, path):
+            real_save(obj, path)
+            if Path(path).name == "last.pt" and obj["epoch"] == epoch:
+                raise KeyboardInterrupt("killed by the scheduler")
+
+        monkeypatch.setattr(train_module, "save_torch", save_then_die)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                yield
+        finally:
+            monkeypatch.setattr(train_module, "save_torch", real_save)
+
+    return killed

@@ -221,25 +221,16 @@ def test_task_1_records_the_accuracy_change_and_trains_as_without_estimation(cha
     assert all(torch.equal(fe["model"][k], corr["model"][k]) for k in fe["model"])
 
 
-def test_estimation_resumes_with_the_same_alpha_draws(chain, tmp_path, monkeypatch):
+def test_estimation_resumes_with_the_same_alpha_draws(chain, tmp_path, killed_at_checkpoint):
     folder, split, paths = chain
     hparams = {"estimation": True}
     reference = tmp_path / "reference.pt"
     history = train_task(spec_for(folder, split, 2, hparams), paths["fe1"], reference, tmp_path / "ck_ref")["history"]
     assert all(h["corr_virtual"] > 0 for h in history)
 
-    real_save = train_module.save_torch
-
-    def save_then_die(obj, path):
-        real_save(obj, path)
-        if Path(path).name == "last.pt" and obj["epoch"] == 1:
-            raise KeyboardInterrupt("killed by the scheduler")
-
-    monkeypatch.setattr(train_module, "save_torch", save_then_die)
     out = tmp_path / "resumed.pt"
-    with pytest.raises(KeyboardInterrupt):
+    with killed_at_checkpoint(1):
         train_task(spec_for(folder, split, 2, hparams), paths["fe1"], out, tmp_path / "ck")
-    monkeypatch.setattr(train_module, "save_torch", real_save)
     saved = load_checkpoint(tmp_path / "ck" / "last.pt")["method"]["alpha_rng"]
     assert not torch.equal(saved, torch.Generator().manual_seed(alpha_seed(0, 2)).get_state())  # draws were made
     train_task(spec_for(folder, split, 2, hparams), paths["fe1"], out, tmp_path / "ck")

@@ -154,7 +154,7 @@ def file_backed_split(tmp_path_factory):
 
 @pytest.mark.parametrize("killed_after", [1, 2])
 def test_file_backed_training_with_workers_resumes_exactly_and_ignores_the_worker_count(
-        file_backed_split, tmp_path, monkeypatch, killed_after):
+        file_backed_split, tmp_path, killed_at_checkpoint, killed_after):
     folder, split = file_backed_split
 
     def spec(workers):
@@ -164,18 +164,9 @@ def test_file_backed_training_with_workers_resumes_exactly_and_ignores_the_worke
     train_task(spec(2), None, reference, tmp_path / "ck_ref")
     train_task(spec(0), None, serial, tmp_path / "ck_serial")
 
-    real_save = train_module.save_torch
-
-    def save_then_die(obj, path):
-        real_save(obj, path)
-        if Path(path).name == "last.pt" and obj["epoch"] == killed_after:
-            raise KeyboardInterrupt("killed by the scheduler")
-
-    monkeypatch.setattr(train_module, "save_torch", save_then_die)
     out = tmp_path / "resumed.pt"
-    with pytest.raises(KeyboardInterrupt):
+    with killed_at_checkpoint(killed_after):
         train_task(spec(2), None, out, tmp_path / "ck")
-    monkeypatch.setattr(train_module, "save_torch", real_save)
     history = train_task(spec(2), None, out, tmp_path / "ck")["history"]
     assert [h["epoch"] for h in history] == [1, 2, 3]
 
@@ -185,7 +176,7 @@ def test_file_backed_training_with_workers_resumes_exactly_and_ignores_the_worke
         assert all(torch.equal(a[k], b[k]) for k in a), other.name
 
 
-def test_decoded_cache_training_resumes_exactly(file_backed_split, tmp_path, monkeypatch):
+def test_decoded_cache_training_resumes_exactly(file_backed_split, tmp_path, killed_at_checkpoint):
     """The thesis path's default: crops of the decoded-image cache, their
     boxes and flips drawn from the per-image seeds (which the checkpoint keeps)."""
     from incremental_retrieval.data.decoded import build_decoded_cache, shorter_side
@@ -202,18 +193,9 @@ def test_decoded_cache_training_resumes_exactly(file_backed_split, tmp_path, mon
     pil = tmp_path / "pil.pt"  # the same boxes, resized by PIL instead: close, not equal
     train_task(spec_for(folder, split, epochs=3, in_memory=False), None, pil, tmp_path / "ck_pil")
 
-    real_save = train_module.save_torch
-
-    def save_then_die(obj, path):
-        real_save(obj, path)
-        if Path(path).name == "last.pt" and obj["epoch"] == 1:
-            raise KeyboardInterrupt("killed by the scheduler")
-
-    monkeypatch.setattr(train_module, "save_torch", save_then_die)
     out = tmp_path / "resumed.pt"
-    with pytest.raises(KeyboardInterrupt):
+    with killed_at_checkpoint(1):
         train_task(spec(), None, out, tmp_path / "ck")
-    monkeypatch.setattr(train_module, "save_torch", real_save)
     history = train_task(spec(), None, out, tmp_path / "ck")["history"]
     assert [h["epoch"] for h in history] == [1, 2, 3]
 

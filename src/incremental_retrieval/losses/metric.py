@@ -14,6 +14,13 @@ def classification(logits: torch.Tensor, labels: torch.Tensor, first_class: int 
     return F.cross_entropy(logits[:, first_class:], labels - first_class)
 
 
+def pair_masks(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(positive, negative): which pairs (i, j) of a batch share a class (i != j) and which do not."""
+    same = labels[:, None] == labels[None, :]
+    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    return same & ~eye, ~same
+
+
 def triplet(embeddings: torch.Tensor, labels: torch.Tensor, margin: float = 0.5) -> torch.Tensor:
     """Eq. 5.2: mean over anchors of max(0, margin + S_neg - S_pos), S the dot
     product of L2-normalised embeddings, with the hardest positive and the
@@ -27,9 +34,7 @@ def triplet(embeddings: torch.Tensor, labels: torch.Tensor, margin: float = 0.5)
     """
     unit = F.normalize(embeddings, dim=1)
     sim = unit @ unit.t()
-    same = labels[:, None] == labels[None, :]
-    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
-    positive, negative = same & ~eye, ~same
+    positive, negative = pair_masks(labels)
     anchors = positive.any(1) & negative.any(1)
     if not anchors.any():
         return embeddings.sum() * 0.0
@@ -50,9 +55,7 @@ def pair_loss(embeddings: torch.Tensor, labels: torch.Tensor, margin: float = 0.
     the anchors kept instead would scale the gradient up as mining finds
     fewer of them).  Offered as an option; the thesis text uses `triplet`."""
     sim = embeddings @ embeddings.t()
-    same = labels[:, None] == labels[None, :]
-    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
-    pos_mask, neg_mask = same & ~eye, ~same
+    pos_mask, neg_mask = pair_masks(labels)
     terms = []
     for i in range(len(labels)):
         pos, neg = sim[i][pos_mask[i]], sim[i][neg_mask[i]]
@@ -75,9 +78,7 @@ def nce(embeddings: torch.Tensor, labels: torch.Tensor, n_negatives: int = 9, te
     positive being the target.  Anchors without a positive or a negative are
     left out."""
     sim = embeddings @ embeddings.t()
-    same = labels[:, None] == labels[None, :]
-    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
-    positive, negative = same & ~eye, ~same
+    positive, negative = pair_masks(labels)
     anchors = positive.any(1) & negative.any(1)
     if not anchors.any():
         return embeddings.sum() * 0.0
