@@ -244,6 +244,26 @@ def cmd_evaluate(args):
                    Path(args.features_dir), Path(args.out))
 
 
+def cmd_generate_images(args):
+    """Chapter 7: images inverted from a trained model's BatchNorm statistics
+    (Eqs. 7.4-7.5) at the active scale's image size; a torch file and a PNG grid."""
+    config = _setup(args, torch_threads=True)
+    from incremental_retrieval.generation import generate_images, save_generated, save_grid_png
+    from incremental_retrieval.models import load_checkpoint, model_from_checkpoint
+
+    model = model_from_checkpoint(load_checkpoint(args.model))
+    options = {key: value for key, value in (("iterations", args.iterations), ("n_clusters", args.clusters),
+                                             ("per_cluster", args.per_cluster)) if value is not None}
+    tic = time.perf_counter()
+    result = generate_images(model, image_size=cfg.scale_block(config)["image_size"], seed=args.seed,
+                             device=_device(config), **options)
+    last = result["log"][-1] if result["log"] else {}
+    logging.info("generated %d images in %.1f s; last L_g %s", len(result["images"]), time.perf_counter() - tic,
+                 f"{last['total']:.4g}" if last else "-")
+    save_generated(args.out, result)
+    save_grid_png(args.png, result["images"], nrow=result["settings"]["per_cluster"])
+
+
 def cmd_table(args):
     config = _setup(args)
     from incremental_retrieval.tables import build_table
@@ -326,6 +346,15 @@ def main(argv=None):
     p.add_argument("--task", type=int, required=True, help="evaluate class groups 0..task")
     p.add_argument("--features-dir", required=True, help="receives group<g>.npz per class group")
     p.add_argument("--out", required=True, help="metrics.json")
+    p = command("generate-images", cmd_generate_images,
+                "chapter 7: images from a trained model's BatchNorm statistics (Eqs. 7.4-7.5)")
+    p.add_argument("--model", required=True, help="a trained model.pt")
+    p.add_argument("--out", required=True, help="generated.pt: images in [0, 1], cluster labels, loss log")
+    p.add_argument("--png", required=True, help="the images as a PNG grid, one row per cluster")
+    p.add_argument("--iterations", type=int, help="optimisation steps (default 2000)")
+    p.add_argument("--clusters", type=int, help="K, clusters in the batch (default 8)")
+    p.add_argument("--per-cluster", type=int, help="P, images per cluster (default 4)")
+    p.add_argument("--seed", type=int, default=0)
     p = command("table", cmd_table, "one thesis table, reproduced next to the thesis numbers")
     p.add_argument("--table", required=True)
     p.add_argument("--csv", required=True)
