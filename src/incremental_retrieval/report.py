@@ -18,7 +18,7 @@ import pandas as pd
 from incremental_retrieval import plan
 from incremental_retrieval.config import digest, scale_block
 from incremental_retrieval.io import write_text
-from incremental_retrieval.tables import UNITS, display_name, ratio
+from incremental_retrieval.tables import KEYS, UNITS, display_name, ratio
 
 PACKAGES = ["incremental_retrieval", "torch", "torchvision", "faiss-cpu", "scikit-learn", "snakemake",
             "pandas", "numpy"]
@@ -52,14 +52,14 @@ class Layout:
     decimals: int
 
 
-def layout_of(frame: pd.DataFrame) -> Layout:
-    if "images" in frame.columns:  # statistics (Table 5.1)
+def layout_of(kind: str) -> Layout:
+    """A table kind's layout: a row per key but the last, a column group per value of the last."""
+    if kind == "statistics":  # Table 5.1
         return Layout(STATISTICS_KEYS, "quantity", 0)
-    if "quantity" in frame.columns:  # accuracy changes (Eq. 6.6): a row per task, a column group per quantity
-        return Layout(["configuration", "task"], "quantity", 2)
-    if "class_group" not in frame.columns and set(frame["metric"]) == {"top1"}:
-        return Layout(["configuration"], "task", 2)  # classification: a column group per task, as the thesis prints it
-    return Layout([k for k in ("configuration", "task", "class_group") if k in frame.columns], "metric", 2)
+    if kind == "classification":  # a column group per task, as the thesis prints it
+        return Layout(["configuration"], "task", 2)
+    *rows, column = KEYS[kind]
+    return Layout(rows, column, 2)
 
 
 def statistics_long(frame: pd.DataFrame) -> pd.DataFrame:
@@ -124,10 +124,10 @@ def comparison_header(row_keys: list[str], column: str, columns: list) -> str:
     return f"<thead><tr>{top}</tr><tr>{sub}</tr></thead>"
 
 
-def comparison_table(frame: pd.DataFrame) -> str:
-    """A long-form table CSV as HTML: reproduced | thesis | Δ for every value."""
-    layout = layout_of(frame)
-    long = statistics_long(frame) if "images" in frame.columns else frame
+def comparison_table(frame: pd.DataFrame, kind: str = "one_step") -> str:
+    """A long-form table CSV of a `kind` as HTML: reproduced | thesis | Δ for every value."""
+    layout = layout_of(kind)
+    long = statistics_long(frame) if kind == "statistics" else frame
     records = {(tuple(r[k] for k in layout.rows), r[layout.column]): r for r in long.to_dict("records")}
     rows = list(dict.fromkeys(key for key, _ in records))
     columns = list(dict.fromkeys(column for _, column in records))
@@ -143,13 +143,13 @@ def comparison_table(frame: pd.DataFrame) -> str:
 def table_section(config: dict, path: Path) -> str:
     table = path.stem
     title = config["tables"].get(table, {}).get("title", "")
-    kind = config["tables"].get(table, {}).get("kind")
-    unit = "image and class counts" if table == "table_5_1" else \
+    kind = config["tables"].get(table, {}).get("kind", "one_step")
+    unit = "image and class counts" if kind == "statistics" else \
         UNITS[kind] if kind in UNITS else "Recall@K, mAP and accuracy in percent"
     return (f"<h2 id='{html.escape(table)}'>{html.escape(display_name(table))}: {html.escape(title)}</h2>"
             f"<p>For every value: reproduced (mean over seeds ± std where there are several), thesis "
             f"(<code>-</code>: not reported) and Δ = reproduced − thesis; {unit}.</p>"
-            + comparison_table(pd.read_csv(path)))
+            + comparison_table(pd.read_csv(path), kind))
 
 
 def claims_section(claims: Path) -> str:

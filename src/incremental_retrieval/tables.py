@@ -226,32 +226,26 @@ def _cell(row) -> str:
     return value + (f" ({row.thesis:.{d}f})" if pd.notna(row.thesis) else "")
 
 
-def wide(frame: pd.DataFrame) -> pd.DataFrame:
+def wide(frame: pd.DataFrame, kind: str = "one_step") -> pd.DataFrame:
     """The table as the thesis prints it: `reproduced (thesis)` cells."""
-    if "images" in frame.columns:
+    if kind == "statistics":
         return frame.set_index(["protocol", "class_group", "split"])
     frame = frame.assign(cell=frame.apply(_cell, axis=1))
-    if "quantity" in frame.columns:  # accuracy changes: a row per (method, task), a column per quantity
-        frame["column"] = frame["quantity"]
-        index = ["configuration", "task"]
-    elif "class_group" not in frame.columns and "task" not in frame.columns:  # gram: a column per measure
-        frame["column"] = frame["metric"]
-        index = ["configuration"]
-    elif "class_group" not in frame.columns and set(frame["metric"]) != {"top1"}:  # forgetting
-        frame["column"] = frame["metric"]
-        index = ["configuration", "task"]
-    elif "class_group" not in frame.columns:  # classification: a column per task
+    if kind == "classification":  # a column per task
         frame = frame.sort_values("task", kind="stable")
         frame["column"] = "after task " + frame["task"].astype(str)
         index = ["configuration"]
-    elif "task" in frame.columns:  # multi-step: a row per (method, task), a column per group and metric
+    elif kind == "multi_step":  # a row per (method, task), a column per group and metric
         frame["column"] = "group " + frame["class_group"].astype(str) + " " + frame["metric"]
         index = ["configuration", "task"]
-    else:
+    elif kind == "one_step":
         frame["column"] = frame["class_group"] + " " + frame["metric"]
         index = ["configuration"]
+    else:  # forgetting, accuracy_change, gram: a row per their other keys, a column per measure
+        *index, measure = KEYS[kind]
+        frame["column"] = frame[measure]
     columns = list(dict.fromkeys(frame["column"]))
-    if "class_group" in frame.columns and "task" not in frame.columns:
+    if kind == "one_step":
         columns = [f"{g} {m}" for g in ("old", "new", "average") for m in RETRIEVAL if f"{g} {m}" in columns]
     order = list(dict.fromkeys(map(tuple, frame[index].to_numpy())))
     table = frame.pivot_table(index=index, columns="column", values="cell", aggfunc="first")
@@ -272,7 +266,7 @@ def markdown(config: dict, table: str, frame: pd.DataFrame) -> str:
         lines += ["At mini scale the images are synthetic and the network small: the thesis numbers are "
                   "context, not targets. Compare the patterns (who forgets, who keeps the old classes), "
                   "not the absolute values.", ""]
-    w = wide(frame).reset_index()
+    w = wide(frame, spec.get("kind", "one_step")).reset_index()
     lines += ["| " + " | ".join(map(str, w.columns)) + " |", "|" + "---|" * len(w.columns)]
     lines += ["| " + " | ".join(map(str, row)) + " |" for row in w.itertuples(index=False)]
     return "\n".join(lines) + "\n"
