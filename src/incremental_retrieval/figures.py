@@ -22,8 +22,8 @@ from incremental_retrieval.config import query_class as cfg_query_class  # noqa:
 from incremental_retrieval.config import scale_block  # noqa: E402
 from incremental_retrieval.extract import load_features  # noqa: E402
 from incremental_retrieval.io import atomic_path, read_json  # noqa: E402
-from incremental_retrieval.metrics import accuracy_matrix, average_forgetting, precision_recall_curve  # noqa: E402
-from incremental_retrieval.metrics import sample_gram  # noqa: E402
+from incremental_retrieval.metrics import accuracy_matrix, average_forgetting, original_forgetting  # noqa: E402
+from incremental_retrieval.metrics import precision_recall_curve, sample_gram  # noqa: E402
 
 TOP = 6  # retrieved images shown per query (Figs. 6.12-6.16)
 
@@ -274,12 +274,13 @@ def group_curve(config, spec, runs):
     records = []
     for row in rows:
         key = {"row": row, "configuration": _configuration(runs, row), "group": 0}
-        r1, ap = _accuracy(config, runs, row, "recall@1")[:, 0], _accuracy(config, runs, row, "map")[:, 0]
-        records += [{**key, "task": t, "metric": "recall@1", "value": v} for t, v in enumerate(r1)]
+        r1 = _accuracy(config, runs, row, "recall@1")
+        records += [{**key, "task": t, "metric": "recall@1", "value": v} for t, v in enumerate(r1[:, 0])]
         if second == "map":
+            ap = _accuracy(config, runs, row, "map")[:, 0]
             records += [{**key, "task": t, "metric": "map", "value": v} for t, v in enumerate(ap)]
         else:
-            records += [{**key, "task": t, "metric": "forgetting_recall@1", "value": np.nanmax(r1[:t]) - r1[t]}
+            records += [{**key, "task": t, "metric": "forgetting_recall@1", "value": original_forgetting(r1, t)}
                         for t in range(1, len(r1))]
     if reference is not None:
         final = _groups(config, reference)[0]

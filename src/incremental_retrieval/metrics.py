@@ -190,3 +190,10 @@ def average_forgetting(a: np.ndarray, t: int) -> float:
     """Eq. 6.12 after task t (groups 0..t-1, spec 6.5): the mean over g < t of the best
     accuracy of g after tasks g..t-1 minus its accuracy after task t."""
     return float(np.mean(forgetting(a[: t + 1, : t + 1])))
+
+
+def original_forgetting(a: np.ndarray, t: int) -> float:
+    """The original classes' (group 0's) term of Eq. 6.12 after task t: the
+    best accuracy of group 0 after tasks 0..t-1 minus its accuracy after task t
+    (Fig. 6.10b)."""
+    return float(forgetting(a[: t + 1, : t + 1])[0])

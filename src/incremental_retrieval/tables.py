@@ -111,7 +111,7 @@ def forgetting_values(config: dict, table: str) -> pd.DataFrame:
                 base = {"configuration": row, "seed": seed, "task": t}
                 records += [{**base, "metric": f"forgetting_{metric}", "value": measures.average_forgetting(a, t)},
                             {**base, "metric": f"original_forgetting_{metric}",
-                             "value": float(measures.forgetting(a[:t + 1, :t + 1])[0])}]
+                             "value": measures.original_forgetting(a, t)}]
     return pd.DataFrame(records)
 
 
