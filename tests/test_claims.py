@@ -44,9 +44,9 @@ def test_monotonic_and_missing_rows(tmp_path):
 
 @pytest.mark.parametrize("claim", load_claims(), ids=lambda c: c["id"])
 def test_every_claim_names_its_table_and_a_known_type(claim):
-    assert claim["table"].startswith(("table_5_", "table_6_"))
+    assert claim["table"].startswith(("table_5_", "table_6_", "table_7_", "figure_7_"))
     assert claim["type"] in {"extreme", "greater", "monotonic", "least_degradation", "closer", "similar", "approx",
-                             "difference"}
+                             "difference", "pairs", "balanced", "pairs_over_rows", "drops"}
     assert claim.get("expect_on_thesis", "holds") in {"holds", "fails"}
 
 
