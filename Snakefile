@@ -23,6 +23,7 @@ UNTRAINED = configuration_pattern(IR, trained=False)  # rows evaluated with the 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/generation.smk"
 include: "workflow/rules/report.smk"
 report: "workflow/report/workflow.rst"
 

@@ -212,7 +212,7 @@ def test_semantic_names_the_semantic_terms(semantic, expected):
 
 @pytest.mark.parametrize("semantic", [[], ["ce", "ce"], ["softmax"], "triplet"])
 def test_a_wrong_semantic_setting_is_named(semantic):
-    with pytest.raises(ValueError, match="semantic: .* distinct terms from \\['ce', 'triplet', 'pair'\\]"):
+    with pytest.raises(ValueError, match="semantic: .* distinct terms from \\['ce', 'triplet', 'triplet_sqeuclidean', 'pair'\\]"):
         build_method("finetune", semantic=semantic)
 
 

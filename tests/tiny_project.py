@@ -28,7 +28,15 @@ def tiny_config() -> dict:
             group["images"] = 10 if isinstance(group["images"], int) else [10, 12]
         if "official_train_per_class" in dataset:
             dataset["official_train_per_class"] = 6
+    mini["generation"].update(iterations=3)
+    mini["generation_quality"].update(origin_classes=2, splits=2, judge_epochs=1)
     for name, protocol in mini["protocols"].items():
+        if "sequence" in protocol:  # chapter 7: 3 seen + 2 unseen classes of each 5-class dataset
+            for entry in protocol["sequence"]:
+                entry.update(seen=3, unseen=2)
+                mini["datasets"][entry["dataset"]]["groups"][0]["classes"] = 5
+            protocol.update(epochs={"base": 2, "incremental": 1}, batch={"p": 3, "k": 3, "rounds": 2})
+            continue
         groups = [g["classes"] for g in mini["datasets"][protocol["dataset"]]["groups"]]
         protocol["groups"] = [4, 2] if name in ("cub_25", "dogs_5") else groups
         if "incremental_batch" in protocol:

@@ -7,6 +7,7 @@ each step can be run and tested by hand.
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import os
 import sys
@@ -85,10 +86,13 @@ def cmd_decode_images(args):
                  args.workers)
 
 
-def image_source(config: dict, dataset: str) -> dict:
-    """ImageSet's `in_memory` and `decoded` arguments for a dataset under `training.pipeline`."""
+def image_source(config: dict, dataset: str | None) -> dict:
+    """ImageSet's `in_memory` and `decoded` arguments for a dataset under
+    `training.pipeline`.  None: a chapter 7 sequence, whose rows come from
+    several datasets while the decoded-image cache is per dataset: under
+    `decoded` it reads the image files with PIL (the `pil` pipeline)."""
     pipeline = cfg.scale_block(config)["training"]["pipeline"]
-    decoded = Path(plan.decoded_images(config, dataset)) if pipeline == "decoded" else None
+    decoded = Path(plan.decoded_images(config, dataset)) if pipeline == "decoded" and dataset else None
     logging.info("images of %s: pipeline %s%s", dataset, pipeline, f", cache {decoded}" if decoded else "")
     return {"in_memory": pipeline == "memory", "decoded": decoded}
 
@@ -99,7 +103,19 @@ def cmd_split(args):
     from incremental_retrieval.data.splits import make_split, statistics, write_split
 
     proto = cfg.scale_block(config)["protocols"][args.protocol]
-    frame = make_split(read_manifest(Path(args.manifest)), proto["split"], proto["groups"])
+    if "sequence" in proto:  # chapter 7: one manifest per dataset of the sequence, in its order
+        from incremental_retrieval.data.splits import make_sequence_split, sequence_statistics
+
+        datasets = cfg.protocol_datasets(proto)
+        if len(args.manifest) != len(datasets):
+            raise cfg.ConfigError(f"protocol {args.protocol} reads {len(datasets)} datasets {datasets}; "
+                                  f"{len(args.manifest)} manifests given")
+        frame = make_sequence_split({d: read_manifest(Path(m)) for d, m in zip(datasets, args.manifest)},
+                                    proto["sequence"])
+        write_split(frame, Path(args.out))
+        logging.info("%s split:\n%s", args.protocol, sequence_statistics(frame).to_string(index=False))
+        return
+    frame = make_split(read_manifest(Path(args.manifest[0])), proto["split"], proto["groups"])
     write_split(frame, Path(args.out))
     logging.info("%s split:\n%s", args.protocol, statistics(frame).to_string(index=False))
 
@@ -136,22 +152,39 @@ def task_spec(config: dict, split, protocol: str, configuration: str, task: int,
     base_semantic = proto.get("base_semantic")  # unset: chapter 5's [ce, <metric loss>]
     if configuration == "base" and base_semantic:
         hparams = {**hparams, "semantic": base_semantic}
-    train, test = split[split["split"] == "train"], split[split["split"] == "test"]
+    sequence = "sequence" in proto
+    if sequence:  # chapter 7: only the seen classes train; labels run on through the unseen ones
+        seen = split[split["part"] == "seen"]
+        train, test = seen[seen["split"] == "train"], seen[seen["split"] == "test"]
+        label_end = [int(split.loc[split["task"] <= t, "label"].max()) + 1 for t in range(len(groups))]
+        label_start = [0, *label_end[:-1]]
+    else:
+        train, test = split[split["split"] == "train"], split[split["split"] == "test"]
+        label_end = list(itertools.accumulate(groups))
+        label_start = [0, *label_end[:-1]]
     incremental = task > 0 and method != "joint"
     first_group = task if incremental else 0
     monitor = incremental and training["monitor_every"] > 0 and plan.monitored(config, protocol, seed, configuration,
                                                                               task)
+    schedule = dict(training["incremental" if incremental else "base"])
+    epochs = proto.get("epochs", {}).get("incremental" if incremental else "base")  # chapter 7: 1500 / 800
+    if epochs:
+        schedule["epochs"] = epochs
+    batch = proto.get("batch", training["batch"])
+    generated = plan.generated_input(config, protocol, seed, configuration, task)
+    pretrained = plan.on_the_fly_input(config, configuration, task)
     return TaskSpec(
         method=method, hparams=hparams, backbone=block["backbone"], embedding_dim=block["embedding_dim"],
         train_rows=train[(train["group"] >= first_group) & (train["group"] <= task)],
-        data_root=Path(plan.dataset_manifest(config, proto["dataset"])).parent,
-        image_size=block["image_size"], n_classes=sum(groups[: task + 1]), first_class=sum(groups[:first_group]),
-        task=task, schedule=training["incremental" if incremental else "base"],
-        batch=proto.get("incremental_batch", training["batch"]) if incremental else training["batch"], seed=seed,
-        margin=training["margin"], metric_loss=training["metric_loss"], freeze_bn=training["freeze_bn"],
-        **image_source(config, proto["dataset"]), workers=training["workers"],
+        data_root=Path(plan.data_root(config, protocol)),
+        image_size=block["image_size"], n_classes=int(label_end[task]), first_class=int(label_start[first_group]),
+        task=task, schedule=schedule,
+        batch=proto.get("incremental_batch", batch) if incremental else batch, seed=seed,
+        margin=training["margin"], metric_loss=training["metric_loss"],
+        freeze_bn=proto.get("freeze_bn", training["freeze_bn"]),
+        **image_source(config, None if sequence else proto["dataset"]), workers=training["workers"],
         previous_rows=train[train["group"] == task - 1] if incremental else None,
-        previous_first_class=sum(groups[: task - 1]) if incremental else 0, device=_device(config),
+        previous_first_class=int(label_start[task - 1]) if incremental else 0, device=_device(config),
         previous_semantic=(base_semantic or default_semantic(training["metric_loss"])) if task == 1 and incremental
         else None,
         monitor_rows=test[test["group"] == 0] if monitor else None, monitor_every=training["monitor_every"],
@@ -161,6 +194,9 @@ def task_spec(config: dict, split, protocol: str, configuration: str, task: int,
         # `teachers: all` (Table 6.3 case d): f_0..f_{t-2}, declared inputs of the job (rule train) and
         # derived here from the config, so the rule's command line stays as before
         earlier_models=[Path(p) for p in plan.earlier_models(config, protocol, seed, configuration, task)],
+        # chapter 7 (DKD rows): the frozen teacher's generated images and the pretrained trunk the on-the-fly
+        # teacher restarts from, declared inputs of the job (rule train) and derived here from the config
+        generated=Path(generated[0]) if generated else None, pretrained=Path(pretrained[0]) if pretrained else None,
     )
 
 
@@ -215,20 +251,41 @@ def evaluate_model(config: dict, split, protocol: str, model_path: Path, task: i
     model = model_from_checkpoint(checkpoint)
     if block["training"]["channels_last"]:
         model.channels_last()
-    root = Path(plan.dataset_manifest(config, block["protocols"][protocol]["dataset"])).parent
-    source = image_source(config, block["protocols"][protocol]["dataset"])
-    files = []
-    for group in range(task + 1):
-        rows = split[(split["split"] == "test") & (split["group"] == group)]
-        data = ImageSet(rows, root, block["image_size"], train=False, **source)
+    proto = block["protocols"][protocol]
+    root = Path(plan.data_root(config, protocol))
+    source = image_source(config, None if "sequence" in proto else proto["dataset"])
+    # chapter 7: the seen test images (s<d>) and all unseen images (u<d>) of every dataset so far, each its
+    # own retrieval set (spec 4.4); else the test images of every class group
+    sets = {f"{part[0]}{d}": split[(split["task"] == d) & (split["part"] == part) & (split["split"] == "test")]
+            for d in range(task + 1) for part in ("seen", "unseen")} if "sequence" in proto else \
+        {f"group{g}": split[(split["split"] == "test") & (split["group"] == g)] for g in range(task + 1)}
+    files, images = [], {}
+    for name, rows in sets.items():
+        if len(rows) < 2:  # a dataset without unseen classes
+            continue
+        images[name] = ImageSet(rows, root, block["image_size"], train=False, **source)
         tic = time.perf_counter()
-        features, logits = embed(model, data, block["training"]["eval_batch"], _device(config),
+        features, logits = embed(model, images[name], block["training"]["eval_batch"], _device(config),
                                  block["training"]["workers"])
-        logging.info("group %d: embedded %d test images, %.1f images/s", group, len(features),
+        logging.info("%s: embedded %d test images, %.1f images/s", name, len(features),
                      len(features) / (time.perf_counter() - tic))
-        files.append(features_dir / f"group{group}.npz")
-        save_features(files[-1], features, data.labels.numpy(), logits)
+        files.append(features_dir / f"{name}.npz")
+        save_features(files[-1], features, images[name].labels.numpy(), logits)
     extra = {}
+    auxiliary = checkpoint.get("auxiliary") or {}
+    if auxiliary:  # models a method trained beside the student (Table 7.4's on-the-fly teacher): the last dataset
+        from incremental_retrieval.metrics import evaluate
+
+        extra["auxiliary"] = {}
+        for name, state in auxiliary.items():
+            helper = model_from_checkpoint({**checkpoint, "model": state})  # same architecture as the student
+            groups = {}
+            for set_name in (f"s{task}", f"u{task}"):
+                if set_name in images:
+                    features, _ = embed(helper, images[set_name], block["training"]["eval_batch"], _device(config),
+                                        block["training"]["workers"])
+                    groups[set_name] = evaluate(features, images[set_name].labels.numpy())
+            extra["auxiliary"][name] = {"groups": groups}
     changes = (checkpoint.get("state") or {}).get("accuracy_changes")
     if changes:  # feature estimation's Eq. 6.6 record (test accuracies, fractions), beside the metrics
         this_task = [entry for entry in changes if entry["task"] == task]
@@ -248,20 +305,105 @@ def cmd_generate_images(args):
     """Chapter 7: images inverted from a trained model's BatchNorm statistics
     (Eqs. 7.4-7.5) at the active scale's image size; a torch file and a PNG grid."""
     config = _setup(args, torch_threads=True)
-    from incremental_retrieval.generation import generate_images, save_generated, save_grid_png
+    from incremental_retrieval.generation import generate_batches, save_generated, save_grid_png
     from incremental_retrieval.models import load_checkpoint, model_from_checkpoint
 
     model = model_from_checkpoint(load_checkpoint(args.model))
-    options = {key: value for key, value in (("iterations", args.iterations), ("n_clusters", args.clusters),
-                                             ("per_cluster", args.per_cluster)) if value is not None}
+    settings = generation_settings(config)
+    settings.update({key: value for key, value in (("iterations", args.iterations), ("n_clusters", args.clusters),
+                                                   ("per_cluster", args.per_cluster), ("batches", args.batches))
+                     if value is not None})
     tic = time.perf_counter()
-    result = generate_images(model, image_size=cfg.scale_block(config)["image_size"], seed=args.seed,
-                             device=_device(config), **options)
+    result = generate_batches(model, image_size=cfg.scale_block(config)["image_size"], seed=args.seed,
+                              device=_device(config), **settings)
     last = result["log"][-1] if result["log"] else {}
     logging.info("generated %d images in %.1f s; last L_g %s", len(result["images"]), time.perf_counter() - tic,
                  f"{last['total']:.4g}" if last else "-")
     save_generated(args.out, result)
     save_grid_png(args.png, result["images"], nrow=result["settings"]["per_cluster"])
+
+
+def generation_settings(config: dict) -> dict:
+    """The scale's `generation` block as generate_images's keyword arguments."""
+    block = dict(cfg.scale_block(config).get("generation") or {})
+    block["n_clusters"] = block.pop("clusters", 8)
+    return block
+
+
+def _chapter7_block(config: dict, key: str) -> dict:
+    block = cfg.scale_block(config).get(key)
+    if not block:
+        raise cfg.ConfigError(f"scales.{config['scale']}.{key} is not set; chapter 7's image measurements need it")
+    return block
+
+
+def cmd_train_judge(args):
+    """Table 7.5 offline: the judge network of spec 10.4, trained on the first
+    dataset's real images (seen-train + half of each unseen class)."""
+    config = _setup(args, torch_threads=True)
+    from incremental_retrieval.data.loading import ImageSet
+    from incremental_retrieval.data.splits import read_split
+    from incremental_retrieval.io import save_torch
+    from incremental_retrieval.judge import JUDGE_BACKBONE, JUDGE_EMBEDDING_DIM, first_dataset, judge_rows, train_judge
+
+    quality = _chapter7_block(config, "generation_quality")
+    if quality["judge"] != "network":
+        raise cfg.ConfigError(f"scales.{config['scale']}.generation_quality.judge is {quality['judge']}: "
+                              f"nothing to train (the judge is Inception-v3)")
+    split = read_split(Path(args.split))
+    rows = judge_rows(split)
+    n_classes = int(first_dataset(split)["label"].max()) + 1
+    data = ImageSet(rows, Path(f"data/{config['scale']}"), cfg.scale_block(config)["image_size"], train=False,
+                    in_memory=True)
+    logging.info("judge: %d images of %d classes", len(data), n_classes)
+    history = []
+    model = train_judge(data, n_classes, JUDGE_BACKBONE, args.seed, quality["judge_epochs"], quality["judge_lr"],
+                        device=_device(config), history=history)
+    save_torch({"model": model.cpu().state_dict(), "backbone": JUDGE_BACKBONE, "embedding_dim": JUDGE_EMBEDDING_DIM,
+                "n_classes": n_classes, "judge": "network", "seed": args.seed, "images": len(data),
+                "history": history}, args.out)
+
+
+def cmd_generation_quality(args):
+    """Table 7.5: Inception score and FID (or the judge network's stand-ins) of
+    the generator's noise, its generated images and the real origin images."""
+    config = _setup(args, torch_threads=True)
+    from incremental_retrieval.data.splits import read_split
+    from incremental_retrieval.io import save_torch, write_json
+    from incremental_retrieval.judge import generation_quality, load_inception_judge
+    from incremental_retrieval.models import load_checkpoint, model_from_checkpoint
+
+    quality = _chapter7_block(config, "generation_quality")
+    if quality["judge"] == "inception":
+        judge = load_inception_judge()
+    elif args.judge:
+        judge = model_from_checkpoint(load_checkpoint(args.judge))
+    else:
+        raise cfg.ConfigError("generation_quality.judge is network: give --judge (the train-judge output)")
+    generator = model_from_checkpoint(load_checkpoint(args.model))
+    result = generation_quality(read_split(Path(args.split)), Path(f"data/{config['scale']}"),
+                                cfg.scale_block(config)["image_size"], generator, judge,
+                                _chapter7_block(config, "generation"), quality, args.seed, _device(config))
+    images = result.pop("images")
+    logging.info("origin set: %d images of %d classes (thesis: 4076 of 70)", result["origin_images"],
+                 result["origin_classes"])
+    save_torch(images, args.images)
+    write_json(args.out, result)
+
+
+def cmd_noise_sensitivity(args):
+    """Fig. 7.8(a, b): Recall@1 and old-class top-1 of a model under Gaussian noise."""
+    config = _setup(args, torch_threads=True)
+    from incremental_retrieval.data.splits import read_split
+    from incremental_retrieval.io import write_json
+    from incremental_retrieval.judge import NOISE_STD, noise_sensitivity
+    from incremental_retrieval.models import load_checkpoint, model_from_checkpoint
+
+    block = cfg.scale_block(config)
+    records = noise_sensitivity(read_split(Path(args.split)), Path(f"data/{config['scale']}"), block["image_size"],
+                                model_from_checkpoint(load_checkpoint(args.model)), args.ratios, args.seed,
+                                _device(config), block["training"]["eval_batch"])
+    write_json(args.out, {"records": records, "noise_std": NOISE_STD, "seed": args.seed})
 
 
 def cmd_table(args):
@@ -324,7 +466,7 @@ def main(argv=None):
     p.add_argument("--workers", type=int, default=1, help="decoding processes")
     p = command("split", cmd_split, "apply a protocol's class groups and train/test split")
     p.add_argument("--protocol", required=True)
-    p.add_argument("--manifest", required=True)
+    p.add_argument("--manifest", required=True, nargs="+", help="the dataset's manifest (a sequence: one per dataset)")
     p.add_argument("--out", required=True)
     p = command("pretrain", cmd_pretrain, "pretrained trunk weights: download (thesis) or synthetic pretraining (mini)")
     p.add_argument("--manifest", help="manifest of the synthetic pretraining domain (mini)")
@@ -351,10 +493,31 @@ def main(argv=None):
     p.add_argument("--model", required=True, help="a trained model.pt")
     p.add_argument("--out", required=True, help="generated.pt: images in [0, 1], cluster labels, loss log")
     p.add_argument("--png", required=True, help="the images as a PNG grid, one row per cluster")
-    p.add_argument("--iterations", type=int, help="optimisation steps (default 2000)")
-    p.add_argument("--clusters", type=int, help="K, clusters in the batch (default 8)")
-    p.add_argument("--per-cluster", type=int, help="P, images per cluster (default 4)")
+    p.add_argument("--iterations", type=int, help="optimisation steps (default: the scale's generation block)")
+    p.add_argument("--clusters", type=int, help="K, clusters in the batch (default: the scale's, 8)")
+    p.add_argument("--per-cluster", type=int, help="P, images per cluster (default: the scale's, 4)")
+    p.add_argument("--batches", type=int, help="independent K x P batches (default: the scale's generation.batches)")
     p.add_argument("--seed", type=int, default=0)
+    p = command("train-judge", cmd_train_judge,
+                "Table 7.5 offline: train the judge network on the first dataset's real images")
+    p.add_argument("--split", required=True, help="the sequence's split CSV")
+    p.add_argument("--out", required=True, help="judge.pt (a model.pt-style checkpoint)")
+    p.add_argument("--seed", type=int, default=0, help="the judge's own initialisation and batch order")
+    p = command("generation-quality", cmd_generation_quality,
+                "Table 7.5: Inception score and FID of noise, generated and real images")
+    p.add_argument("--split", required=True, help="the sequence's split CSV")
+    p.add_argument("--model", required=True, help="the generator: the first task's base model.pt")
+    p.add_argument("--judge", help="judge.pt of train-judge (generation_quality.judge: network)")
+    p.add_argument("--out", required=True, help="quality.json: one row per image set, the split-half floor")
+    p.add_argument("--images", required=True, help="generated.pt: the generated and noise images (uint8)")
+    p.add_argument("--seed", type=int, default=0)
+    p = command("noise-sensitivity", cmd_noise_sensitivity,
+                "Fig. 7.8(a, b): Recall@1 and old-class top-1 under Gaussian noise")
+    p.add_argument("--split", required=True, help="the sequence's split CSV")
+    p.add_argument("--model", required=True, help="a model.pt with a classifier (the LwF model of Fig. 7.8)")
+    p.add_argument("--out", required=True, help="noise.json")
+    p.add_argument("--ratios", type=float, nargs="+", default=[0.0, 0.2, 0.4, 0.6, 0.8, 1.0], help="noise ratios r")
+    p.add_argument("--seed", type=int, default=0, help="the noise")
     p = command("table", cmd_table, "one thesis table, reproduced next to the thesis numbers")
     p.add_argument("--table", required=True)
     p.add_argument("--csv", required=True)

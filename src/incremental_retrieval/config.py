@@ -55,6 +55,10 @@ def validate(config: dict) -> dict:
             allowed = sorted(e.schema.get("properties", {}))
             raise ConfigError(f"config key {_key(e.absolute_path)}: {e.message}; allowed keys here: {allowed}")
         raise ConfigError(f"config key {_key(e.absolute_path)}: {e.message} (schema: {_schema_hint(e)})")
+    for scale in config["scales"].values():  # a sequence's tasks are its datasets' seen classes
+        for proto in scale["protocols"].values():
+            if "sequence" in proto:
+                proto["groups"] = [entry["seen"] for entry in proto["sequence"]]
     _check_references(config)
     for name, scale in config["scales"].items():  # a default that depends on the scale
         scale["training"].setdefault("pipeline", PIPELINE_DEFAULTS[name])
@@ -121,9 +125,12 @@ def _check_references(config: dict) -> None:
         raise ConfigError(f"config key scales.{config['scale']}: missing, but scale: {config['scale']} selects it")
     for scale_name, scale in config["scales"].items():
         for name, proto in scale["protocols"].items():
-            if proto["dataset"] not in scale["datasets"]:
-                raise ConfigError(f"config key scales.{scale_name}.protocols.{name}.dataset: unknown dataset "
-                                  f"{proto['dataset']!r}; datasets at this scale: {sorted(scale['datasets'])}")
+            entries = [(f"sequence.{i}.dataset", e["dataset"]) for i, e in enumerate(proto["sequence"])] \
+                if "sequence" in proto else [("dataset", proto["dataset"])]
+            for key, dataset in entries:
+                if dataset not in scale["datasets"]:
+                    raise ConfigError(f"config key scales.{scale_name}.protocols.{name}.{key}: unknown dataset "
+                                      f"{dataset!r}; datasets at this scale: {sorted(scale['datasets'])}")
         for cid, params in scale.get("overrides", {}).items():
             where = f"scales.{scale_name}.overrides.{cid}"
             if cid not in config["configurations"]:
@@ -177,7 +184,8 @@ def _check_references(config: dict) -> None:
 
 
 # The table keys beyond kind/protocol/rows/title, and the kinds that read them.
-TABLE_KEYS = {"average": ("one_step",), "metrics": ("one_step", "multi_step", "forgetting"), "reference": ("gram",)}
+TABLE_KEYS = {"average": ("one_step",), "metrics": ("one_step", "multi_step", "forgetting"), "reference": ("gram",),
+              "datasets": ("lifelong",)}
 
 
 def _check_table_keys(where: str, spec: dict, known: list[str], protocols: dict) -> None:
@@ -201,8 +209,9 @@ def _check_table_keys(where: str, spec: dict, known: list[str], protocols: dict)
 
 
 # The figure keys beyond kind/protocol/rows, and the kinds that read them (a key no kind reads would be ignored).
-FIGURE_KEYS = {"reference": ("gram_matrices", "final_groups", "group_curve"), "panel": ("group_curve",),
-               "insets": ("group_curve",), "group": ("retrieval_examples",), "query_class": ("retrieval_examples",)}
+FIGURE_KEYS = {"reference": ("gram_matrices", "final_groups", "group_curve", "lifelong_curve"), "panel": ("group_curve",),
+               "insets": ("group_curve",), "group": ("retrieval_examples",), "query_class": ("retrieval_examples",),
+               "teacher_task": ("generated_grid", "generation_process")}
 
 
 def _check_figure_keys(where: str, spec: dict, known: list[str], config: dict) -> None:
@@ -279,6 +288,11 @@ def _stamp(config: dict) -> str:
 
 def scale_block(config: dict) -> dict:
     return config["scales"][config["scale"]]
+
+
+def protocol_datasets(proto: dict) -> list[str]:
+    """The datasets a protocol reads: its one dataset, or its sequence's in order."""
+    return [entry["dataset"] for entry in proto["sequence"]] if "sequence" in proto else [proto["dataset"]]
 
 
 def method_of(config: dict, configuration: str) -> tuple[str, dict]:

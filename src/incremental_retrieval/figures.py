@@ -1,4 +1,4 @@
-"""The thesis's figures (chapters 5 and 6) as PNG files (matplotlib, no
+"""The thesis's figures (chapters 5-7) as PNG files (matplotlib, no
 display needed), each with the numbers it plots as a long-form CSV beside it.
 
 Accuracies are in percent (the thesis's axes); a run's metrics come from its
@@ -19,7 +19,7 @@ import pandas as pd  # noqa: E402
 
 from incremental_retrieval import plan  # noqa: E402
 from incremental_retrieval.config import query_class as cfg_query_class  # noqa: E402
-from incremental_retrieval.config import scale_block  # noqa: E402
+from incremental_retrieval.config import rows_of, scale_block  # noqa: E402
 from incremental_retrieval.extract import load_features  # noqa: E402
 from incremental_retrieval.io import atomic_path, read_json  # noqa: E402
 from incremental_retrieval.metrics import accuracy_matrix, average_forgetting, original_forgetting  # noqa: E402
@@ -452,6 +452,181 @@ def retrieval_examples(config, spec, runs):
     return fig, data
 
 
+# --- chapter 7 -------------------------------------------------------------
+
+def _sequence(config, protocol: str) -> list[dict]:
+    return scale_block(config)["protocols"][protocol]["sequence"]
+
+
+def _task_epochs(config, protocol: str) -> list[int]:
+    """Cumulative training epochs at the end of every task (Fig. 7.3's x axis)."""
+    block, proto = scale_block(config), scale_block(config)["protocols"][protocol]
+    base = proto.get("epochs", {}).get("base", block["training"]["base"]["epochs"])
+    step = proto.get("epochs", {}).get("incremental", block["training"]["incremental"]["epochs"])
+    return [base + t * step for t in range(len(proto["sequence"]))]
+
+
+def lifelong_curve(config, spec, runs):
+    """Fig. 7.3: the first dataset's Recall@1 on its seen (a) and unseen (b)
+    sets after every task, per row, against cumulative epochs; joint training
+    (over every dataset) as the reference line."""
+    epochs = _task_epochs(config, spec["protocol"])
+    records = []
+    for run in runs:
+        groups = read_json(plan.metrics_path(config, run))["groups"]
+        records += [{**_key(run), "epochs": epochs[run.task], "set": part, "value": 100 * groups[f"{part}0"]["recall@1"]}
+                    for part in ("s", "u") if f"{part}0" in groups]
+    data = pd.DataFrame(records)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, part, title in zip(axes, ("s", "u"), ("(a) seen", "(b) unseen")):
+        mine = data[data["set"] == part]
+        for row in dict.fromkeys(r.row for r in runs if r.row != plan.REFERENCE):
+            line = mine[mine["row"] == row].sort_values("epochs")
+            ax.plot(line["epochs"], line["value"], marker="o", label=row)
+        ref = mine[mine["row"] == plan.REFERENCE]
+        if len(ref):
+            ax.axhline(ref["value"].iloc[0], color="k", ls="--", label=_reference_label(_reference(runs)))
+        for x in epochs[:-1]:
+            ax.axvline(x, color="grey", lw=0.5)
+        names = " -> ".join(e["name"] for e in _sequence(config, spec["protocol"]))
+        ax.set(xlabel=f"training epochs ({names})", ylabel=f"{_sequence(config, spec['protocol'])[0]['name']} "
+               f"Recall@1 (%)", title=f"{title} set")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    return fig, data
+
+
+def _generated(config, run) -> dict:
+    import torch
+
+    return torch.load(plan.generated_images(config, run.protocol, run.seed, run.configuration, run.task),
+                      map_location="cpu", weights_only=False)
+
+
+def _image_grid(images, nrow: int) -> np.ndarray:
+    from torchvision.utils import make_grid
+
+    return make_grid(images, nrow=nrow, padding=2, pad_value=1.0).permute(1, 2, 0).numpy()
+
+
+def generated_grid(config, spec, runs):
+    """Figs. 7.4-7.6: the images generated from a model's BatchNorm statistics,
+    one row per cluster; the CSV has each image's cluster and mean colour."""
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.5 * len(runs), 5), squeeze=False)
+    records = []
+    for ax, run in zip(axes[0], runs):
+        result = _generated(config, run)
+        images, labels = result["images"], result["labels"]
+        ax.imshow(_image_grid(images, result["settings"]["per_cluster"]))
+        ax.set(title=f"{run.row}: from the model after task {run.task}", xticks=[], yticks=[])
+        means = images.mean(dim=(2, 3)).numpy()
+        records += [{**_key(run), "image": i, "cluster": int(y), "red": m[0], "green": m[1], "blue": m[2],
+                     "final_L_BN": result["log"][-1]["L_BN"], "final_L_cluster": result["log"][-1]["L_cluster"]}
+                    for i, (y, m) in enumerate(zip(labels.tolist(), means))]
+    return fig, pd.DataFrame(records)
+
+
+def generation_process(config, spec, runs, shown: int = 4):
+    """Fig. 7.7: the same images from Gaussian noise to the last iteration
+    (columns), and the two loss terms over the iterations."""
+    import torch
+
+    run = runs[0]
+    result = _generated(config, run)
+    snapshots = sorted(result["snapshots"].items())
+    per_cluster = result["settings"]["per_cluster"]
+    chosen = torch.arange(shown) * per_cluster  # one image of each of the first clusters
+    columns = torch.stack([images[chosen] for _, images in snapshots], dim=1).flatten(0, 1)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [2, 1]})
+    left.imshow(_image_grid(columns, len(snapshots)))
+    left.set(title="iterations " + ", ".join(str(i) for i, _ in snapshots), xticks=[], yticks=[])
+    log = pd.DataFrame(result["log"])
+    for term in ("L_BN", "L_cluster"):
+        right.plot(log["iteration"], log[term], label=term)
+    right.set(yscale="log", xlabel="iteration", ylabel="loss (weights included)")
+    right.legend()
+    right.grid(alpha=0.3)
+    return fig, log.assign(**_key(run))
+
+
+def noise_sensitivity(config, spec, runs):
+    """Fig. 7.8(a, b): retrieval Recall@1 and classification top-1 on the
+    first dataset's seen test images under Gaussian noise, and their relative
+    degradation; mean over seeds (the CSV has every seed)."""
+    data = pd.DataFrame([{**record, "seed": run.seed, "row": run.row}
+                         for run in runs for record in read_json(plan.noise_path(config, run))["records"]])
+    mean = data.groupby(["measure", "noise_ratio"], as_index=False)[["value", "degradation"]].mean()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for measure, label in (("retrieval", "retrieval Recall@1"), ("classification", "classification top-1")):
+        line = mean[mean["measure"] == measure]
+        axes[0].plot(line["noise_ratio"], line["value"], marker="o", label=label)
+        axes[1].plot(line["noise_ratio"], 100 * line["degradation"], marker="o", label=label)
+    axes[0].set(xlabel="noise ratio r", ylabel="%", title="(a) recall rate / classification accuracy")
+    axes[1].set(xlabel="noise ratio r", ylabel="degradation (%)", title="(b) performance degradation ratio")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return fig, data
+
+
+def dataset_tsne(config, spec, runs, per_dataset: int = 150):
+    """Fig. 7.8(c): t-SNE of a model's embeddings of the seen training images
+    of every dataset of the sequence (a seeded sample of each), coloured by dataset."""
+    from sklearn.manifold import TSNE
+
+    from incremental_retrieval.data.loading import ImageSet
+    from incremental_retrieval.data.splits import read_split
+    from incremental_retrieval.extract import embed
+    from incremental_retrieval.models import load_checkpoint, model_from_checkpoint
+
+    run = runs[0]
+    split = read_split(Path(plan.split_manifest(config, spec["protocol"])))
+    train = split[(split["part"] == "seen") & (split["split"] == "train")]
+    sample = train.groupby("task", group_keys=False).apply(
+        lambda rows: rows.sample(min(per_dataset, len(rows)), random_state=0))
+    block = scale_block(config)
+    in_memory = block["training"]["pipeline"] == "memory"
+    images = ImageSet(sample, plan.data_root(config, spec["protocol"]), block["image_size"], train=False,
+                      in_memory=in_memory)
+    model = model_from_checkpoint(load_checkpoint(plan.trained_model(config, run)))
+    features, _ = embed(model, images)
+    xy = TSNE(n_components=2, perplexity=30, random_state=0, init="pca").fit_transform(features)
+    data = pd.DataFrame({"dataset": sample["name"].to_numpy(), "path": sample["path"].to_numpy(),
+                         "x": xy[:, 0], "y": xy[:, 1]}).assign(**_key(run))
+    fig, ax = plt.subplots(figsize=(6, 5))
+    for name, part in data.groupby("dataset", sort=False):
+        ax.scatter(part["x"], part["y"], s=8, alpha=0.7, label=name)
+    ax.set(title=f"(c) training images of every dataset ({run.row} model)", xticks=[], yticks=[])
+    ax.legend()
+    return fig, data
+
+
+def order_evolution(config, spec, runs):
+    """Fig. 7.8(d): the first dataset's seen Recall@1 after every task for two
+    training orders, mean over seeds (the CSV has every seed; `order` names the
+    sequence, e.g. cub_dogs_cars)."""
+    records = []
+    for run in runs:
+        order = "_".join(e["name"] for e in _sequence(config, run.protocol))
+        groups = read_json(plan.metrics_path(config, run))["groups"]
+        configuration = next(r["configuration"] for r in rows_of(spec) if r["id"] == run.row)
+        records.append({"row": run.row, "order": order, "configuration": configuration, "task": run.task,
+                        "seed": run.seed, "value": 100 * groups["s0"]["recall@1"]})
+    data = pd.DataFrame(records)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for (order, configuration), part in data.groupby(["order", "configuration"], sort=False):
+        line = part.groupby("task")["value"].mean()
+        ax.plot(line.index, line.values, marker="o", label=f"{configuration}: {order.replace('_', ' -> ')}")
+    first = _sequence(config, spec["protocol"])[0]["name"]
+    ax.set(xlabel="task", ylabel=f"{first} seen Recall@1 (%)", xticks=sorted(data["task"].unique()),
+           title="(d) two training orders")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return fig, data
+
+
 DRAW = {"pr_curves": pr_curves, "map_per_epoch": map_per_epoch, "epoch_time": epoch_time, "tsne": tsne,
         "gram_matrices": gram_matrices, "forgetting": forgetting, "final_groups": final_groups,
-        "new_group_curve": new_group_curve, "group_curve": group_curve, "retrieval_examples": retrieval_examples}
+        "new_group_curve": new_group_curve, "group_curve": group_curve, "retrieval_examples": retrieval_examples,
+        "lifelong_curve": lifelong_curve, "generated_grid": generated_grid, "generation_process": generation_process,
+        "noise_sensitivity": noise_sensitivity, "dataset_tsne": dataset_tsne, "order_evolution": order_evolution}

@@ -223,6 +223,26 @@ def generate_images(model: nn.Module, n_clusters: int = 8, per_cluster: int = 4,
     return {"images": images, "labels": labels, "log": log, "snapshots": kept, "settings": settings}
 
 
+def generate_batches(model: nn.Module, batches: int = 1, seed: int = 0, snapshots=None, **settings) -> dict:
+    """`batches` independent K x P generations (batch b seeded seed * 1000 + b),
+    concatenated; batch b's cluster labels are b * K + cluster, so each
+    cluster stays a class of its own.  `batch_size` (K x P) tells training
+    where one batch ends.  Snapshots (Fig. 7.7) are kept of the first batch:
+    by default at 0, 5, 10, 25, 50 and 100 % of the iterations (the thesis's
+    0, 100, 200, 500, 1000, 2000 of 2000)."""
+    iterations = settings.get("iterations", 2000)
+    if snapshots is None:
+        snapshots = sorted({round(iterations * f) for f in (0, 0.05, 0.1, 0.25, 0.5, 1.0)})
+    results = [generate_images(model, seed=seed * 1000 + b, snapshots=snapshots if b == 0 else (), **settings)
+               for b in range(batches)]
+    k = results[0]["settings"]["n_clusters"]
+    return {"images": torch.cat([r["images"] for r in results]),
+            "labels": torch.cat([r["labels"] + b * k for b, r in enumerate(results)]),
+            "batch_size": len(results[0]["images"]), "log": results[0]["log"], "snapshots": results[0]["snapshots"],
+            "logs": [r["log"] for r in results], "settings": {**results[0]["settings"], "batches": batches,
+                                                              "seed": seed}}
+
+
 def save_generated(path, result: dict) -> None:
     """The generation result as a torch file, written atomically."""
     from incremental_retrieval.io import save_torch

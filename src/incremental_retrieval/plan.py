@@ -37,9 +37,28 @@ def image_inputs(config: dict, protocol: str) -> list[str]:
     the split: the dataset's decoded-image cache under `training.pipeline:
     decoded`; nothing for `pil` (the files the manifest names) and `memory`."""
     block = scale_block(config)
-    if block["training"]["pipeline"] != "decoded":
+    if block["training"]["pipeline"] != "decoded" or is_sequence(config, protocol):  # sequences: PIL (cli.image_source)
         return []
     return [decoded_images(config, block["protocols"][protocol]["dataset"])]
+
+
+def protocol_manifests(config: dict, protocol: str) -> list[str]:
+    """The dataset manifests a protocol's split is made from (a chapter 7 sequence: one per dataset)."""
+    from incremental_retrieval.config import protocol_datasets
+
+    return [dataset_manifest(config, d) for d in protocol_datasets(scale_block(config)["protocols"][protocol])]
+
+
+def is_sequence(config: dict, protocol: str) -> bool:
+    return "sequence" in scale_block(config)["protocols"][protocol]
+
+
+def data_root(config: dict, protocol: str) -> str:
+    """The folder a protocol's split paths are relative to: the dataset's, or
+    data/<scale> for a sequence (its paths name their dataset's folder)."""
+    if is_sequence(config, protocol):
+        return f"data/{config['scale']}"
+    return f"data/{config['scale']}/{scale_block(config)['protocols'][protocol]['dataset']}"
 
 
 def job_threads(config: dict) -> int:
@@ -77,14 +96,34 @@ def base_protocol(config: dict, protocol: str) -> str:
         return p["dataset"], p["split"], p["groups"][0], p.get("base_semantic")
 
     for name, other in protocols.items():
-        if key(other) == key(protocols[protocol]):
+        if "sequence" not in other and key(other) == key(protocols[protocol]):
+            return name
+    return protocol
+
+
+def sequence_protocol(config: dict, protocol: str, task: int) -> str:
+    """The chapter 7 protocol whose run of `task` a sequence protocol shares:
+    the first with the same datasets 0..task (same entries) and the same
+    protocol settings, so CUB -> Dogs -> Cars trains only its Cars task (its
+    base and Dogs task are CUB -> Dogs's) and the base model is shared by every
+    sequence starting with CUB."""
+    protocols = scale_block(config)["protocols"]
+
+    def key(p: dict):
+        rest = {k: v for k, v in p.items() if k not in ("sequence", "groups")}
+        return repr(p["sequence"][: task + 1]), repr(sorted(rest.items()))
+
+    for name, other in protocols.items():
+        if "sequence" in other and len(other["sequence"]) > task and key(other) == key(protocols[protocol]):
             return name
     return protocol
 
 
 def run_key(config: dict, protocol: str, seed: int, configuration: str, task: int) -> str:
     """`<protocol>/seed<seed>/<configuration>/task<task>`: one run, in every results tree."""
-    if configuration == "base":
+    if is_sequence(config, protocol):
+        protocol = sequence_protocol(config, protocol, task)
+    elif configuration == "base":
         protocol = base_protocol(config, protocol)
     return f"{protocol}/seed{seed}/{configuration}/task{task}"
 
@@ -123,6 +162,34 @@ def earlier_models(config: dict, protocol: str, seed: int, configuration: str, t
     if method == "joint" or hparams.get("teachers") != "all":
         return []
     return [model_path(config, protocol, seed, "base" if j == 0 else configuration, j) for j in range(task - 1)]
+
+
+def teacher_run(config: dict, protocol: str, seed: int, configuration: str, task: int) -> tuple:
+    """(protocol, seed, configuration, task) of the frozen teacher of task `task`: the previous task's model."""
+    return (protocol, seed, "base", 0) if task == 1 else (protocol, seed, configuration, task - 1)
+
+
+def generated_images(config: dict, protocol: str, seed: int, configuration: str, task: int) -> str:
+    """The images generated from a run's model (chapter 7, Eqs. 7.4-7.5): one
+    file per teacher, shared by every configuration that distils from it."""
+    return f"{run_dir(config, protocol, seed, configuration, task)}/generated.pt"
+
+
+def generated_input(config: dict, protocol: str, seed: int, configuration: str, task: int) -> list[str]:
+    """The generated images a training run mixes into its batches: its frozen
+    teacher's (chapter 7's `generate: true` rows); none for every other run."""
+    method, hparams = method_of(config, configuration)
+    if task == 0 or method == "joint" or not hparams.get("generate"):
+        return []
+    return [generated_images(config, *teacher_run(config, protocol, seed, configuration, task))]
+
+
+def on_the_fly_input(config: dict, configuration: str, task: int) -> list[str]:
+    """The pretrained trunk an on-the-fly teacher is re-loaded from before every task (chapter 7, DKD rows)."""
+    method, hparams = method_of(config, configuration)
+    if task == 0 or method == "joint" or not hparams.get("on_the_fly_teacher"):
+        return []
+    return [pretrained_weights(config)]
 
 
 def metrics_path(config: dict, run: Run) -> str:
@@ -180,10 +247,31 @@ def table_runs(config: dict, table: str) -> list[Run]:
     return runs_of(config, spec, spec.get("kind", "one_step"))
 
 
+def judge_model(config: dict, protocol: str, seed: int) -> list[str]:
+    """Table 7.5's judge network of a protocol's first dataset (`judge:
+    network`); none with `judge: inception` (the command reads the Inception-v3
+    weights from data/weights/, naming the URL if they are missing)."""
+    if (scale_block(config).get("generation_quality") or {}).get("judge", "network") != "network":
+        return []
+    return [f"results/{config['scale']}/{sequence_protocol(config, protocol, 0)}/seed{seed}/judge.pt"]
+
+
+def quality_path(config: dict, protocol: str, seed: int) -> str:
+    """Table 7.5's scores of the images generated from a protocol's base model."""
+    return f"{run_dir(config, protocol, seed, 'base', 0)}/quality.json"
+
+
+def noise_path(config: dict, run: Run) -> str:
+    """Fig. 7.8(a, b): a run's retrieval and classification under Gaussian noise."""
+    return f"{run_dir(config, run.protocol, run.seed, run.configuration, run.task)}/noise.json"
+
+
 def table_inputs(config: dict, table: str) -> list[str]:
     spec = config["tables"][table]
     if spec.get("kind") == "statistics":
         return [split_manifest(config, p) for p in spec["protocols"]]
+    if spec.get("kind") == "generation_quality":
+        return [quality_path(config, spec["protocol"], seed) for seed in config["seeds"]]
     if spec.get("kind") == "gram":  # the final models' old-class features
         return sorted({features_dir(config, run) for run in table_runs(config, table)})
     return sorted({metrics_path(config, run) for run in table_runs(config, table)})
@@ -196,12 +284,32 @@ MONITORED_KINDS = ("map_per_epoch", "gram_matrices")
 REFERENCE = "reference"  # the row id of a figure's `reference` configuration (its final model)
 
 
+# Chapter 7 figure kinds: every task of a chain (from the base model) / the rows' generated images / all seeds.
+CHAIN_KINDS = ("lifelong_curve", "order_evolution")
+GENERATED_KINDS = ("generated_grid", "generation_process")
+ALL_SEEDS_KINDS = ("order_evolution", "noise_sensitivity")
+
+
 def figure_runs(config: dict, figure: str) -> list[Run]:
     """The runs a figure plots (first seed): the rows after their protocol's
     last task; for the curve kinds every task 1..last of every row after the
     base model(s) (task 0); the `reference` configuration's final model last."""
     spec = config["figures"][figure]
     seed = config["seeds"][0]
+    if spec["kind"] in CHAIN_KINDS:  # base model, then every task of each row's chain
+        seeds = config["seeds"] if spec["kind"] in ALL_SEEDS_KINDS else [seed]
+        runs = [Run(row["id"], row["protocol"], s, "base" if t == 0 else row["configuration"], t)
+                for s in seeds for row in rows_of(spec) for t in range(last_task(config, row["protocol"]) + 1)]
+        if "reference" in spec:
+            runs += [Run(REFERENCE, spec["protocol"], s, spec["reference"], last_task(config, spec["protocol"]))
+                     for s in seeds]
+        return runs
+    if spec["kind"] in GENERATED_KINDS:  # the model the images were generated from
+        task = spec.get("teacher_task", 0)
+        return [Run(row["id"], row["protocol"], seed, "base" if task == 0 else row["configuration"], task)
+                for row in rows_of(spec)]
+    if spec["kind"] in ALL_SEEDS_KINDS:
+        return runs_of(config, spec, "figure")
     if spec["kind"] in CURVE_KINDS:
         runs = runs_of(config, spec, "multi_step", seeds=[seed])
         bases = dict.fromkeys(run.protocol for run in runs)
@@ -238,6 +346,14 @@ def figure_inputs(config: dict, figure: str) -> list[str]:
         paths = [metrics_path(config, run) for run in runs]
         if spec.get("insets") == "gram":  # Gram matrices of the final models' old-class features
             paths += [features_dir(config, run) for run in runs if run.task == last_task(config, run.protocol)]
+    elif kind in CHAIN_KINDS:
+        paths = [metrics_path(config, run) for run in runs]
+    elif kind in GENERATED_KINDS:
+        paths = [generated_images(config, run.protocol, run.seed, run.configuration, run.task) for run in runs]
+    elif kind == "noise_sensitivity":
+        paths = [noise_path(config, run) for run in runs]
+    elif kind == "dataset_tsne":  # the model embeds the seen training images of every dataset of the split
+        paths = [trained_model(config, run) for run in runs] + [split_manifest(config, spec["protocol"])]
     elif kind == "retrieval_examples":  # the split lists the test images in the features files' order
         paths = [features_dir(config, run) for run in runs] + [split_manifest(config, spec["protocol"])]
     else:
@@ -259,6 +375,13 @@ def all_tables(config: dict) -> list[str]:
 
 def all_figures(config: dict) -> list[str]:
     return [figure_output(figure) for figure in config.get("figures", {})]
+
+
+def claim_figures(config: dict) -> list[str]:
+    """The figures' data CSVs some claims read (claims.FIGURE_DATA), where the config has those figures."""
+    from incremental_retrieval.claims import FIGURE_DATA
+
+    return [f"reports/figures/{figure}.csv" for figure in config.get("figures", {}) if figure in FIGURE_DATA]
 
 
 def all_run_outputs(config: dict) -> list[str]:

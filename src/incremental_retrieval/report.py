@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from incremental_retrieval import plan
-from incremental_retrieval.config import digest, scale_block
+from incremental_retrieval.config import digest, protocol_datasets, scale_block
 from incremental_retrieval.io import write_text
 from incremental_retrieval.tables import KEYS, UNITS, display_name, ratio
 
@@ -225,7 +225,7 @@ def device_text(config: dict) -> str:
 def datasets_in_use(config: dict) -> list[str]:
     """The active scale's datasets that a protocol or the pretraining reads."""
     block = scale_block(config)
-    used = {p["dataset"] for p in block["protocols"].values()} | {block["pretraining"].get("dataset")}
+    used = {d for p in block["protocols"].values() for d in protocol_datasets(p)} | {block["pretraining"].get("dataset")}
     return [name for name in block["datasets"] if name in used]
 
 

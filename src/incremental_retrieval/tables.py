@@ -36,8 +36,10 @@ KEYS = {
     "forgetting": ["configuration", "task", "metric"],
     "accuracy_change": ["configuration", "task", "quantity"],
     "gram": ["configuration", "metric"],
+    "lifelong": ["configuration", "dataset", "set", "metric"],
+    "generation_quality": ["configuration", "metric"],
 }
-UNITS = {"forgetting": "in percentage points", "accuracy_change": "mAPs in percent, α_drop and α_gain as ratios",
+UNITS = {"forgetting": "in percentage points", "generation_quality": "Inception score and Fréchet distance analogues", "accuracy_change": "mAPs in percent, α_drop and α_gain as ratios",
          "gram": "Gram-matrix measures x 100"}
 WORDS = {"mt": "multi-task", "10task": "10 tasks", "cub": "(CUB)", "dogs": "(Dogs)"}
 
@@ -154,7 +156,53 @@ def gram_values(config: dict, table: str) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
-DERIVED = {"forgetting": forgetting_values, "accuracy_change": accuracy_change_values, "gram": gram_values}
+def lifelong_values(config: dict, table: str) -> pd.DataFrame:
+    """Chapter 7: Recall@1 on each dataset's seen test images (s) and unseen
+    images (u) after the row's last task, and H = 2su / (s + u) (Eq. 7.10) of
+    the same run and seed.  A row with `model` reads the auxiliary model its
+    run saved (Table 7.4's on-the-fly teacher: the last dataset only)."""
+    spec = config["tables"][table]
+    rows = {r["id"]: r for r in rows_of(spec)}
+    records = []
+    for run in plan.table_runs(config, table):
+        result = read_json(plan.metrics_path(config, run))
+        model = rows[run.row].get("model")
+        groups = result["auxiliary"][model]["groups"] if model else result["groups"]
+        sequence = scale_block(config)["protocols"][run.protocol]["sequence"]
+        for d in range(run.task + 1):
+            name = sequence[d]["name"]
+            if f"s{d}" not in groups or name not in spec.get("datasets", [name]):
+                continue
+            s = 100.0 * groups[f"s{d}"]["recall@1"]
+            values = {"s": s}
+            if f"u{d}" in groups:
+                u = 100.0 * groups[f"u{d}"]["recall@1"]
+                values.update(u=u, H=measures.harmonic_mean(s, u))
+            records += [{"configuration": run.row, "seed": run.seed, "dataset": name, "set": part,
+                         "metric": "recall@1", "value": v} for part, v in values.items()]
+    return pd.DataFrame(records)
+
+
+def generation_quality_values(config: dict, table: str) -> pd.DataFrame:
+    """Table 7.5: per seed, the Inception score (mean over splits, and the
+    spread over splits) and FID analogues of noise, generated and real images."""
+    spec = config["tables"][table]
+    records = []
+    for seed in config["seeds"]:
+        result = read_json(plan.quality_path(config, spec["protocol"], seed))
+        for row in result["rows"]:
+            records += [{"configuration": row["configuration"], "seed": seed, "metric": metric,
+                         "value": float(row[key])} for key, metric in QUALITY_METRICS.items()]
+        # the floor: two halves of the real origin set, FID between them
+        records.append({"configuration": "real_split_half", "seed": seed, "metric": "fid",
+                        "value": float(result["real_split_half"])})
+    return pd.DataFrame(records)
+
+
+QUALITY_METRICS = {"inception_score_mean": "inception_score", "inception_score_std": "inception_score_split_std",
+                   "fid": "fid"}
+DERIVED = {"forgetting": forgetting_values, "accuracy_change": accuracy_change_values, "gram": gram_values,
+           "lifelong": lifelong_values, "generation_quality": generation_quality_values}
 
 
 def _method_rows(config, table):
@@ -208,8 +256,11 @@ def statistics_table(config: dict, table: str) -> pd.DataFrame:
     records = []
     for protocol in config["tables"][table]["protocols"]:
         frame = read_split(Path(plan.split_manifest(config, protocol)))
-        frame["class_group"] = frame["group"].map(lambda g: "old" if g == 0 else "new")
-        for (group, split), part in frame.groupby(["class_group", "split"]):
+        if "part" in frame:  # chapter 7: seen and unseen classes of every dataset of the sequence
+            frame["class_group"] = frame["name"] + " " + frame["part"]
+        else:
+            frame["class_group"] = frame["group"].map(lambda g: "old" if g == 0 else "new")
+        for (group, split), part in frame.groupby(["class_group", "split"], sort="part" not in frame):
             published = thesis[(thesis.protocol == protocol) & (thesis.class_group == group) & (thesis.split == split)]
             records.append({"protocol": protocol, "class_group": group, "split": split, "images": len(part),
                             "classes": part["class_id"].nunique(),
@@ -240,6 +291,9 @@ def wide(frame: pd.DataFrame, kind: str = "one_step") -> pd.DataFrame:
         index = ["configuration", "task"]
     elif kind == "one_step":
         frame["column"] = frame["class_group"] + " " + frame["metric"]
+        index = ["configuration"]
+    elif kind == "lifelong":  # the thesis's layout: per dataset s | u | H
+        frame["column"] = frame["dataset"] + " " + frame["set"]
         index = ["configuration"]
     else:  # forgetting, accuracy_change, gram: a row per their other keys, a column per measure
         *index, measure = KEYS[kind]

@@ -57,6 +57,8 @@ class TaskSpec:
     precision: str = "float32"    # "bfloat16": the networks' forward passes under autocast (losses stay float32)
     test_rows: object = None      # test rows of groups 0..task: only read if a method asks (Eq. 6.6, evaluation only)
     earlier_models: list = field(default_factory=list)  # saved f_0..f_{t-2}, frozen teachers (Table 6.3 case d)
+    generated: Path | None = None   # chapter 7: images generated from the frozen teacher (generation.py)
+    pretrained: Path | None = None  # chapter 7: the trunk weights an on-the-fly teacher starts from
 
 
 def initial_model(spec: TaskSpec, init: Path | None, from_pretrained: bool,
@@ -76,6 +78,17 @@ def initial_model(spec: TaskSpec, init: Path | None, from_pretrained: bool,
     return model, previous
 
 
+def _fresh_model(spec: TaskSpec, device: torch.device) -> EmbeddingNet:
+    """A model as a base run starts: the pretrained trunk, a fresh embedding
+    and classifier (chapter 7's on-the-fly teacher, re-built every task)."""
+    from incremental_retrieval.models.weights import load_trunk
+
+    model = EmbeddingNet(spec.backbone, spec.embedding_dim, spec.n_classes)
+    load_trunk(model, spec.pretrained)
+    model.to(device).mixed_precision(torch.bfloat16 if spec.precision == "bfloat16" else None)
+    return model.channels_last() if spec.channels_last else model
+
+
 def frozen_teacher(checkpoint: dict, device: torch.device, batch_statistics: bool) -> EmbeddingNet:
     """The previous task's model, frozen.  Its BatchNorm layers normalise as
     the student's do at the same step: with running statistics where the
@@ -93,7 +106,7 @@ def frozen_teacher(checkpoint: dict, device: torch.device, batch_statistics: boo
     return teacher
 
 
-def _optimizer(model: EmbeddingNet, schedule: dict) -> torch.optim.Optimizer:
+def make_optimizer(model: EmbeddingNet, schedule: dict) -> torch.optim.Optimizer:
     # The thesis trains the backbone with a 10x smaller learning rate than the
     # embedding and classifier layers.
     head = list(model.embedding.parameters()) + list(model.classifier.parameters())
@@ -150,8 +163,11 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
         previous_path=(previous or {}).get("path"), device=device, freeze_bn=spec.freeze_bn,
         statistics_batch=spec.statistics_batch or spec.batch,
         seed=spec.seed, test_accuracy=test_accuracy if spec.test_rows is not None else None, earlier_teachers=earlier,
+        generated=None if spec.generated is None else torch.load(spec.generated, map_location="cpu", weights_only=False),
+        new_model=None if spec.pretrained is None else lambda: _fresh_model(spec, device),
+        schedule=spec.schedule,
     )
-    optimizer = _optimizer(student, spec.schedule)
+    optimizer = make_optimizer(student, spec.schedule)
     augment = torch.Generator().manual_seed(spec.seed + 1)
 
     history, start_epoch, grams = [], 0, {}  # grams: epoch -> Gram matrix of the monitored old-class sample
@@ -236,10 +252,12 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
     tic = time.perf_counter()
     student.eval()
     state = method.finish(context)
+    auxiliary = method.auxiliary_models()  # trained beside the student, saved for evaluation only (Table 7.4)
     save_torch({"model": student.state_dict(), "backbone": spec.backbone, "embedding_dim": spec.embedding_dim,
                 "n_classes": spec.n_classes, "state": state, "history": history, "method": spec.method,
                 "hparams": spec.hparams, "task": spec.task,
                 "path": None if method.path is None else method.path.state(),
+                **({"auxiliary": {name: m.state_dict() for name, m in auxiliary.items()}} if auxiliary else {}),
                 **({} if monitor is None else {"gram_snapshots": {
                     "sample": {"labels": monitor.labels.numpy()[sample].tolist(), "indices": sample.tolist()},
                     "epochs": grams}})}, out)
@@ -264,6 +282,10 @@ def _fingerprint(spec: TaskSpec, init: Path | None) -> str:
     keys["pipeline"] = "decoded" if spec.decoded is not None else "memory" if spec.in_memory else "pil"
     keys["monitored"] = spec.monitor_rows is not None
     keys["init_mtime"] = init.stat().st_mtime if init is not None and init.exists() else None
+    for name in ("generated", "pretrained"):  # chapter 7 inputs; absent keys: other runs' fingerprints unchanged
+        path = getattr(spec, name)
+        if path is not None:
+            keys[name] = (str(path), Path(path).stat().st_mtime if Path(path).exists() else None)
     if spec.earlier_models:  # their features enter the loss (case d); absent key: other runs' fingerprints unchanged
         keys["earlier_models"] = [(str(p), Path(p).stat().st_mtime if Path(p).exists() else None)
                                   for p in spec.earlier_models]

@@ -71,6 +71,12 @@ def fragment(config: dict, step: str, **keys) -> str:
 
             if monitored(config, keys["protocol"], keys["seed"], keys["configuration"], keys["task"]):
                 part["monitored"] = True
+    elif step == "generate":  # also Table 7.5's scores (their generated images and judge)
+        part = {"generation": block.get("generation") or {}, "image_size": block["image_size"],
+                "quality": block.get("generation_quality") or {}}
+    elif step == "judge":
+        part = {"quality": block.get("generation_quality") or {}, "image_size": block["image_size"],
+                "backbone": block["backbone"]}
     elif step == "table":
         part = {"table": config["tables"][keys["table"]], "seeds": config["seeds"]}
     elif step == "figure":

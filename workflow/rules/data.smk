@@ -43,7 +43,7 @@ rule decode_images:  # training.pipeline: decoded
 
 rule split:
     input:
-        lambda w: plan.dataset_manifest(IR, IR["scales"][SCALE]["protocols"][w.protocol]["dataset"]),
+        lambda w: plan.protocol_manifests(IR, w.protocol),  # a chapter 7 sequence reads several
     output:
         f"data/{SCALE}/splits/{{protocol}}.csv",
     params:

@@ -5,11 +5,15 @@ localrules: table, figure, claims, report
 
 TABLE_KINDS = {"one_step": "One step", "multi_step": "Multi-step", "classification": "Classification",
                "statistics": "Datasets", "forgetting": "Forgetting", "accuracy_change": "Accuracy changes",
-               "gram": "Gram matrices"}
+               "gram": "Gram matrices", "lifelong": "Lifelong (seen / unseen)",
+               "generation_quality": "Generated images"}
 FIGURE_KINDS = {"pr_curves": "Precision-recall", "map_per_epoch": "mAP per epoch", "epoch_time": "Time per epoch",
                 "tsne": "t-SNE", "gram_matrices": "Gram matrices", "forgetting": "Forgetting",
                 "final_groups": "Final model per group", "new_group_curve": "New groups",
-                "group_curve": "Original classes", "retrieval_examples": "Retrieval examples"}
+                "group_curve": "Original classes", "retrieval_examples": "Retrieval examples",
+                "lifelong_curve": "First dataset per task", "generated_grid": "Generated images",
+                "generation_process": "Generated images", "noise_sensitivity": "Noise sensitivity",
+                "dataset_tsne": "t-SNE", "order_evolution": "Training orders"}
 
 
 rule table:
@@ -63,8 +67,9 @@ rule figure:
 
 
 rule claims:
-    input:
+    input:  # the tables, and the data of the figures chapter 7's claims read (claims.FIGURE_DATA)
         [f"reports/tables/{table}.csv" for table in IR["tables"]],
+        plan.claim_figures(IR),
     output:
         report("reports/claims.csv", caption="../report/claims.rst", category="Claims"),
     params:

@@ -39,6 +39,9 @@ rule train:
         # Table 6.3 case (d)'s earlier models (the command finds them through the config; a changed
         # command line would make Snakemake rerun every finished training job)
         earlier=lambda w: plan.earlier_models(IR, w.protocol, int(w.seed), w.configuration, int(w.task)),
+        # chapter 7: the frozen teacher's generated images and the on-the-fly teacher's pretrained trunk
+        generated=lambda w: plan.generated_input(IR, w.protocol, int(w.seed), w.configuration, int(w.task)),
+        trunk=lambda w: plan.on_the_fly_input(IR, w.configuration, int(w.task)),
     output:
         model=f"{RUN}/model.pt",
         features=directory(f"{RUN}/features"),
@@ -63,3 +66,4 @@ rule train:
         " --configuration {wildcards.configuration} --task {wildcards.task} --seed {wildcards.seed}"
         " --split {input.split} --init {input.init} --out {output.model}"
         " --features-dir {output.features} --metrics {output.metrics} --curves {output.curves} 2> {log}"
+

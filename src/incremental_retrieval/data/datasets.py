@@ -108,6 +108,9 @@ def build_synthetic(spec: dict, folder: Path) -> list[dict]:
     the first images of each class form an official train split and the rest
     the test split (the Stanford Dogs situation); `images: [lo, hi]` draws a
     per-class image count, so test sets are unbalanced as in Dogs.
+    `style: {palette: grey}` renders every image in grey (chapter 7's far
+    dataset: no colour variation for distillation to constrain), `invert`
+    turns brightness over.
     """
     rows, class_id, earlier = [], 0, []
     per_class_train = spec.get("official_train_per_class")
@@ -126,10 +129,25 @@ def build_synthetic(spec: dict, folder: Path) -> list[dict]:
                 rel = Path("images") / name / f"{i:04d}.png"
                 image = synthetic.render(identity, synthetic._rng("image", spec["seed"], g, c, i),
                                          spec.get("image_size", 32), tuple(group.get("nuisance", ())))
+                image = apply_style(image, spec.get("style"))
                 _save_png(image, folder / rel)
                 split = "" if per_class_train is None else ("train" if i < per_class_train else "test")
                 rows.append({"path": str(rel), "class_id": class_id, "class_name": name, "split": split})
     return rows
+
+
+def apply_style(image: np.ndarray, style: dict | None) -> np.ndarray:
+    """A synthetic dataset's look, applied after rendering (kept out of
+    synthetic.py: a change there regenerates every synthetic dataset):
+    `palette: grey` replaces every pixel by its luminance (the mean of R, G,
+    B), `invert: true` turns brightness over (255 - x)."""
+    style = style or {}
+    if style.get("palette", "colour") == "grey":
+        grey = image.astype(np.float32).mean(axis=2, keepdims=True).round().astype(np.uint8)
+        image = np.repeat(grey, 3, axis=2)
+    if style.get("invert", False):
+        image = 255 - image
+    return image
 
 
 def build_cub(spec: dict, folder: Path) -> list[dict]:

@@ -24,6 +24,12 @@ def feature_l2(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
     return (student - teacher).pow(2).sum(dim=1).mean()
 
 
+def feature_l1(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """The "L1 loss" distance of chapter 7 ([216], Lifelong GAN): the sum of
+    absolute differences between the embeddings of the same image, batch mean."""
+    return (student - teacher).abs().sum(dim=1).mean()
+
+
 def _squared_distances(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     # Expanded form rather than cdist: differentiable where x_i == y_j, which is
     # every diagonal pair at the start of a task (student == teacher).

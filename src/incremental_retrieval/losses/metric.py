@@ -21,11 +21,14 @@ def pair_masks(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return same & ~eye, ~same
 
 
-def triplet(embeddings: torch.Tensor, labels: torch.Tensor, margin: float = 0.5) -> torch.Tensor:
+def triplet(embeddings: torch.Tensor, labels: torch.Tensor, margin: float = 0.5,
+            distance: str = "cosine") -> torch.Tensor:
     """Eq. 5.2: mean over anchors of max(0, margin + S_neg - S_pos), S the dot
     product of L2-normalised embeddings, with the hardest positive and the
     hardest negative of each anchor in the batch (batch-hard mining); anchors
     without a positive or a negative in the batch are left out.
+    `distance="squared_euclidean"`: Eq. 7.1's max(0, margin + D(a,p) - D(a,n))
+    with D = ||a - b||^2 of the unit vectors = 2 - 2S (same hardest pairs).
 
     Written out rather than taken from pytorch-metric-learning: importing that
     library costs about 0.7 s per training job (it pulls in scipy.stats), a
@@ -42,7 +45,8 @@ def triplet(embeddings: torch.Tensor, labels: torch.Tensor, margin: float = 0.5)
     hardest_positive = sim.masked_fill(~positive, float("inf")).argmin(1)
     hardest_negative = sim.masked_fill(~negative, float("-inf")).argmax(1)
     rows = torch.arange(len(labels), device=labels.device)
-    violation = sim[rows, hardest_negative] - sim[rows, hardest_positive] + margin
+    scale = {"cosine": 1.0, "squared_euclidean": 2.0}[distance]
+    violation = scale * (sim[rows, hardest_negative] - sim[rows, hardest_positive]) + margin
     return F.relu(violation[anchors]).mean()
 
 

@@ -7,6 +7,7 @@ METHODS below, and give it an entry under `configurations:` in config.yaml.
 from incremental_retrieval.methods.alasso import ALASSO
 from incremental_retrieval.methods.base import Method, TaskContext
 from incremental_retrieval.methods.correlation import Correlation
+from incremental_retrieval.methods.dkd import DKD
 from incremental_retrieval.methods.ewc import EWC
 from incremental_retrieval.methods.feature_extraction import FeatureExtraction
 from incremental_retrieval.methods.finetune import FineTune
@@ -17,7 +18,8 @@ from incremental_retrieval.methods.mmd import MMD
 from incremental_retrieval.methods.nce_ewc import NCEEWC
 
 METHODS: dict[str, type[Method]] = {
-    cls.name: cls for cls in (FeatureExtraction, FineTune, LwF, EWC, ALASSO, L2, MMD, Joint, NCEEWC, Correlation)
+    cls.name: cls for cls in (FeatureExtraction, FineTune, LwF, EWC, ALASSO, L2, MMD, Joint, NCEEWC, Correlation,
+                                 DKD)
 }
 
 

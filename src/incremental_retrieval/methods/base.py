@@ -55,6 +55,11 @@ class TaskContext:
     # Evaluation only; chapter 6's accuracy changes (Eq. 6.6) are measured on test data as the thesis does.
     test_accuracy: Callable[[nn.Module, list[int], str], float] | None = None
     earlier_teachers: list[nn.Module] = field(default_factory=list)  # frozen f_0..f_{t-2} (Table 6.3 case d)
+    # Chapter 7: the images generated from the frozen teacher ({"images", "labels", ...}, generation.py)
+    # and a builder of a fresh model from the pretrained trunk (the on-the-fly teacher); None elsewhere.
+    generated: dict | None = None
+    new_model: Callable[[], nn.Module] | None = None
+    schedule: dict | None = None      # the task's learning rates and weight decay (a method's own optimiser)
 
 
 class PathIntegral:
@@ -145,6 +150,8 @@ class Method:
                 terms["ce"] = losses.classification(logits, labels, first_class)
             elif name == "pair":
                 terms["pair"] = losses.pair_loss(embeddings, labels)
+            elif name == "triplet_sqeuclidean":  # Eq. 7.1: squared Euclidean distances
+                terms["triplet"] = losses.triplet(embeddings, labels, self.margin, distance="squared_euclidean")
             else:
                 terms["triplet"] = losses.triplet(embeddings, labels, self.margin)
         return terms
@@ -188,8 +195,13 @@ class Method:
         """State kept with the checkpoint for the next task (default: carry over)."""
         return dict(context.state)
 
+    def auxiliary_models(self) -> dict[str, nn.Module]:
+        """Models trained beside the student, saved with it for evaluation
+        only (chapter 7's on-the-fly teacher); none by default."""
+        return {}
 
-SEMANTIC_TERMS = ("ce", "triplet", "pair")
+
+SEMANTIC_TERMS = ("ce", "triplet", "triplet_sqeuclidean", "pair")
 
 
 def default_semantic(metric_loss: str) -> list[str]:
@@ -202,7 +214,7 @@ def check_semantic(names) -> None:
     if not isinstance(names, (list, tuple)) or not names or len(set(names)) != len(names) \
             or not set(names) <= set(SEMANTIC_TERMS):
         raise ValueError(f"{names!r} is not a list of distinct terms from {list(SEMANTIC_TERMS)} "
-                         f"(e.g. [ce, triplet] as in chapter 5, [triplet] or [pair] as in chapter 6)")
+                         f"(e.g. [ce, triplet] as in chapter 5, [triplet] or [pair] as in chapter 6, [triplet_sqeuclidean] as in chapter 7)")
 
 
 def paired_parameters(student: nn.Module, teacher: nn.Module):
