@@ -7,6 +7,7 @@ import pytest
 
 from incremental_retrieval.claims import chapter_of, check_claims, evaluate, figure_table, load_claims
 from incremental_retrieval.reference import thesis_table
+from test_claims_ch6 import judged  # the claims check on tables written to CSV files
 
 TABLES = ["table_7_1", "table_7_2", "table_7_3", "table_7_4", "table_7_5", "table_7_6", "table_7_base"]
 FIGURES = ["figure_7_8_noise", "figure_7_8_order"]
@@ -26,15 +27,6 @@ def as_table(long: pd.DataFrame) -> pd.DataFrame:
     """A table CSV as tables.py writes it, one seed whose numbers are the thesis's."""
     return long.rename(columns={"value": "reproduced"}).assign(
         thesis=long["value"], reproduced_std=None, seeds=1, seed_0=long["value"])
-
-
-def judged(tables: dict[str, pd.DataFrame], tmp_path, scale="thesis") -> pd.DataFrame:
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, frame in tables.items():
-        paths.append(tmp_path / f"{name}.csv")
-        frame.to_csv(paths[-1], index=False)
-    return check_claims(paths, tmp_path / "claims.csv", scale).set_index("id")
 
 
 # ---------------------------------------------------------------- the new claim types

@@ -77,3 +77,20 @@ def test_other_dogs_protocols_keep_the_old_classes_of_table_5_1(protocol):
     want = published("dogs_onestep").query("class_group == 'old'").set_index("split")
     assert old.loc["train", "images"] == want.loc["train", "images"] == 6000
     assert old.loc["test", "images"] == want.loc["test", "images"] == 4651
+
+
+def test_chapter_7_dogs_split_on_the_real_class_sizes():
+    """L2342: 100 seen classes (17,028 images) and 20 unseen (3,552); the seen
+    part's "~80 %" train fraction gives more than the published 13,063 train
+    images; floor(0.77 n) per class gives exactly 13,063 (README)."""
+    from incremental_retrieval.data.splits import make_sequence_split
+
+    entry = next(e for e in thesis_protocol("ch7_cub_dogs")["sequence"] if e["name"] == "dogs")
+    assert (entry["seen"], entry["unseen"]) == (100, 20)
+    frame = make_sequence_split({"dogs": dogs_manifest()}, [entry])
+    counts = frame.groupby(["part", "split"]).size()
+    assert counts["seen"].sum() == 17_028 and counts["unseen", "test"] == 3_552
+    assert counts["seen", "train"] == 13_582  # sum of floor(0.8 n) per class
+    option = make_sequence_split({"dogs": dogs_manifest()},
+                                 [{**entry, "split": {**entry["split"], "train_fraction": 0.77}}])
+    assert (option.split == "train").sum() == 13_063

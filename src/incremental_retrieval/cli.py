@@ -289,7 +289,7 @@ def evaluate_model(config: dict, split, protocol: str, model_path: Path, task: i
     changes = (checkpoint.get("state") or {}).get("accuracy_changes")
     if changes:  # feature estimation's Eq. 6.6 record (test accuracies, fractions), beside the metrics
         this_task = [entry for entry in changes if entry["task"] == task]
-        extra = {**({"accuracy_change": this_task[-1]} if this_task else {}), "accuracy_changes": changes}
+        extra.update({**({"accuracy_change": this_task[-1]} if this_task else {}), "accuracy_changes": changes})
     evaluate_groups(files, out, extra)
 
 

@@ -61,11 +61,14 @@ def data_root(config: dict, protocol: str) -> str:
     return f"data/{config['scale']}/{scale_block(config)['protocols'][protocol]['dataset']}"
 
 
-def job_threads(config: dict) -> int:
+def job_threads(config: dict, protocol: str | None = None) -> int:
     """CPUs of a training or evaluation job: torch's threads, plus the
-    DataLoader's worker processes where the pipeline has them (`pil`)."""
+    DataLoader's worker processes where the pipeline has them (`pil`, and a
+    chapter 7 sequence under `decoded`, which reads its files with PIL)."""
     training = scale_block(config)["training"]
-    return training["threads"] + (training["workers"] if training["pipeline"] == "pil" else 0)
+    pil = training["pipeline"] == "pil" or (
+        training["pipeline"] == "decoded" and protocol is not None and is_sequence(config, protocol))
+    return training["threads"] + (training["workers"] if pil else 0)
 
 
 def split_manifest(config: dict, protocol: str) -> str:

@@ -71,12 +71,14 @@ def fragment(config: dict, step: str, **keys) -> str:
 
             if monitored(config, keys["protocol"], keys["seed"], keys["configuration"], keys["task"]):
                 part["monitored"] = True
-    elif step == "generate":  # also Table 7.5's scores (their generated images and judge)
-        part = {"generation": block.get("generation") or {}, "image_size": block["image_size"],
-                "quality": block.get("generation_quality") or {}}
+    elif step in ("generate", "quality"):  # Table 7.5's scores also depend on the judge and the origin set
+        part = {"generation": block.get("generation") or {}, "image_size": block["image_size"]}
+        if step == "quality":
+            part["quality"] = block.get("generation_quality") or {}
     elif step == "judge":
-        part = {"quality": block.get("generation_quality") or {}, "image_size": block["image_size"],
-                "backbone": block["backbone"]}
+        quality = block.get("generation_quality") or {}
+        part = {"judge": {k: v for k, v in quality.items() if k.startswith("judge")},
+                "image_size": block["image_size"]}
     elif step == "table":
         part = {"table": config["tables"][keys["table"]], "seeds": config["seeds"]}
     elif step == "figure":

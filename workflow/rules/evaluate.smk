@@ -17,7 +17,7 @@ rule evaluate:
         seed=r"\d+",
         task=r"\d+",
         configuration=UNTRAINED,
-    threads: plan.job_threads(IR)  # torch threads + data-loading processes (pipeline: pil)
+    threads: lambda w: plan.job_threads(IR, w.protocol)  # torch threads + data-loading processes (PIL)
     conda:
         "../../envs/incremental_retrieval.yaml"
     log:

@@ -55,7 +55,7 @@ rule generation_quality:  # Table 7.5: noise, generated and real images scored b
     params:
         config=CONFIG,
         job=job_label("generation_quality"),
-        fragment=fragment(IR, "generate"),
+        fragment=fragment(IR, "quality"),
         judge=lambda w, input: f"--judge {input.judge}" if input.judge else "",
     wildcard_constraints:
         seed=r"\d+",

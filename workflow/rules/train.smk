@@ -56,7 +56,7 @@ rule train:
         seed=r"\d+",
         task=r"\d+",
         configuration=TRAINED,
-    threads: plan.job_threads(IR)  # torch threads + data-loading processes (pipeline: pil)
+    threads: lambda w: plan.job_threads(IR, w.protocol)  # torch threads + data-loading processes (PIL)
     conda:
         "../../envs/incremental_retrieval.yaml"
     log:

@@ -32,6 +32,7 @@ from incremental_retrieval.methods.base import Method, TaskContext
 
 DISTANCES = ("kl", "l1", "l2", "mmd")
 KL_DIRECTIONS = ("teacher_student", "student_teacher")
+REDUCTIONS = ("mean", "sum")  # Eq. 7.3's sum over rows divided by the batch size (Eq. 6.5's 1/N), or as written
 
 
 class DKD(Method):
@@ -43,13 +44,16 @@ class DKD(Method):
             raise ValueError(f"distance {self.distance!r}: choose one of {list(DISTANCES)}")
         if self.kl_direction not in KL_DIRECTIONS:
             raise ValueError(f"kl_direction {self.kl_direction!r}: choose one of {list(KL_DIRECTIONS)}")
+        if self.reduction not in REDUCTIONS:
+            raise ValueError(f"reduction {self.reduction!r}: choose one of {list(REDUCTIONS)}")
         self.on_the_fly = self.on_the_fly_optimizer = None
         self.generated_step = 0
 
     @classmethod
     def hyperparameters(cls) -> dict:
         return {"distance": "kl", "lambda_s": 1.0, "lambda_kd1": 80.0, "lambda_kd2": 20.0, "lambda_te2": 1.0,
-                "generate": False, "on_the_fly_teacher": False, "temperature": 4.0, "kl_direction": "teacher_student"}
+                "generate": False, "on_the_fly_teacher": False, "temperature": 4.0, "kl_direction": "teacher_student",
+                "reduction": "mean"}
 
     def begin(self, context: TaskContext, resume_state: dict | None = None) -> None:
         super().begin(context, resume_state)
@@ -82,7 +86,7 @@ class DKD(Method):
 
     def _distance(self, teacher: torch.Tensor, student: torch.Tensor) -> torch.Tensor:
         if self.distance == "kl":
-            return losses.gram_kl(teacher, student, self.temperature, self.kl_direction)
+            return losses.gram_kl(teacher, student, self.temperature, self.kl_direction, reduction=self.reduction)
         if self.distance == "l1":
             return losses.feature_l1(student, teacher)
         if self.distance == "l2":
