@@ -105,7 +105,9 @@ def test_thesis_scale_lists_the_archive_md5s(config):
     assert f"CUB_200_2011.tgz md5 {ARCHIVES['cub'][0].md5}" in rows["dataset cub"]
     assert rows["dataset cub"].endswith("data/thesis/cub/manifest.csv not built")
     assert {a.md5 for a in ARCHIVES["dogs"]} <= set(rows["dataset dogs"].replace(";", " ").split())
-    assert "dataset cars" not in rows  # defined, but no protocol reads it
+    assert "Stanford" not in rows.get("dataset cars", "") and "cars_train.tgz" in rows["dataset cars"]  # chapter 7
+    config["scales"]["thesis"]["datasets"]["unused"] = {"kind": "cars"}
+    assert "dataset unused" not in dict(report.metadata_rows(config, root=Path("/nonexistent")))  # no protocol reads it
     config["scales"]["thesis"]["datasets"]["cub"]["archives"] = {
         "CUB_200_2011.tgz": {"url": "/mirror/CUB_200_2011.tgz", "md5": "0123456789abcdef0123456789abcdef"}}
     rows = dict(report.metadata_rows(config, root=Path("/nonexistent")))

@@ -58,7 +58,7 @@ def data_root(config: dict, protocol: str) -> str:
     data/<scale> for a sequence (its paths name their dataset's folder)."""
     if is_sequence(config, protocol):
         return f"data/{config['scale']}"
-    return f"data/{config['scale']}/{scale_block(config)['protocols'][protocol]['dataset']}"
+    return dataset_manifest(config, scale_block(config)["protocols"][protocol]["dataset"]).rsplit("/", 1)[0]
 
 
 def job_threads(config: dict, protocol: str | None = None) -> int:
