@@ -214,7 +214,8 @@ def check_semantic(names) -> None:
     if not isinstance(names, (list, tuple)) or not names or len(set(names)) != len(names) \
             or not set(names) <= set(SEMANTIC_TERMS):
         raise ValueError(f"{names!r} is not a list of distinct terms from {list(SEMANTIC_TERMS)} "
-                         f"(e.g. [ce, triplet] as in chapter 5, [triplet] or [pair] as in chapter 6, [triplet_sqeuclidean] as in chapter 7)")
+                         f"(e.g. [ce, triplet] as in chapter 5, [triplet] or [pair] as in chapter 6, "
+                         f"[triplet_sqeuclidean] as in chapter 7)")
 
 
 def paired_parameters(student: nn.Module, teacher: nn.Module):
