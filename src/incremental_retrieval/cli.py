@@ -86,14 +86,13 @@ def cmd_decode_images(args):
                  args.workers)
 
 
-def image_source(config: dict, dataset: str | None) -> dict:
-    """ImageSet's `in_memory` and `decoded` arguments for a dataset under
-    `training.pipeline`.  None: a chapter 7 sequence, whose rows come from
-    several datasets while the decoded-image cache is per dataset: under
-    `decoded` it reads the image files with PIL (the `pil` pipeline)."""
+def image_source(config: dict, protocol: str) -> dict:
+    """ImageSet's `in_memory` and `decoded` arguments for a protocol's images
+    under `training.pipeline` (`plan.decoded_cache` says which cache, if any)."""
     pipeline = cfg.scale_block(config)["training"]["pipeline"]
-    decoded = Path(plan.decoded_images(config, dataset)) if pipeline == "decoded" and dataset else None
-    logging.info("images of %s: pipeline %s%s", dataset, pipeline, f", cache {decoded}" if decoded else "")
+    cache = plan.decoded_cache(config, protocol)
+    decoded = Path(cache) if cache else None
+    logging.info("images of %s: pipeline %s%s", protocol, pipeline, f", cache {decoded}" if decoded else "")
     return {"in_memory": pipeline == "memory", "decoded": decoded}
 
 
@@ -182,7 +181,7 @@ def task_spec(config: dict, split, protocol: str, configuration: str, task: int,
         batch=proto.get("incremental_batch", batch) if incremental else batch, seed=seed,
         margin=training["margin"], metric_loss=training["metric_loss"],
         freeze_bn=proto.get("freeze_bn", training["freeze_bn"]),
-        **image_source(config, None if sequence else proto["dataset"]), workers=training["workers"],
+        **image_source(config, protocol), workers=training["workers"],
         previous_rows=train[train["group"] == task - 1] if incremental else None,
         previous_first_class=int(label_start[task - 1]) if incremental else 0, device=_device(config),
         previous_semantic=(base_semantic or default_semantic(training["metric_loss"])) if task == 1 and incremental
@@ -253,7 +252,7 @@ def evaluate_model(config: dict, split, protocol: str, model_path: Path, task: i
         model.channels_last()
     proto = block["protocols"][protocol]
     root = Path(plan.data_root(config, protocol))
-    source = image_source(config, None if "sequence" in proto else proto["dataset"])
+    source = image_source(config, protocol)
     # chapter 7: the seen test images (s<d>) and all unseen images (u<d>) of every dataset so far, each its
     # own retrieval set (spec 4.4); else the test images of every class group
     sets = {f"{part[0]}{d}": split[(split["task"] == d) & (split["part"] == part) & (split["split"] == "test")]
@@ -305,11 +304,11 @@ def cmd_generate_images(args):
     """Chapter 7: images inverted from a trained model's BatchNorm statistics
     (Eqs. 7.4-7.5) at the active scale's image size; a torch file and a PNG grid."""
     config = _setup(args, torch_threads=True)
-    from incremental_retrieval.generation import generate_batches, save_generated, save_grid_png
+    from incremental_retrieval.generation import generate_batches, generation_options, save_generated, save_grid_png
     from incremental_retrieval.models import load_checkpoint, model_from_checkpoint
 
     model = model_from_checkpoint(load_checkpoint(args.model))
-    settings = generation_settings(config)
+    settings = generation_options(cfg.scale_block(config).get("generation"))
     settings.update({key: value for key, value in (("iterations", args.iterations), ("n_clusters", args.clusters),
                                                    ("per_cluster", args.per_cluster), ("batches", args.batches))
                      if value is not None})
@@ -321,13 +320,6 @@ def cmd_generate_images(args):
                  f"{last['total']:.4g}" if last else "-")
     save_generated(args.out, result)
     save_grid_png(args.png, result["images"], nrow=result["settings"]["per_cluster"])
-
-
-def generation_settings(config: dict) -> dict:
-    """The scale's `generation` block as generate_images's keyword arguments."""
-    block = dict(cfg.scale_block(config).get("generation") or {})
-    block["n_clusters"] = block.pop("clusters", 8)
-    return block
 
 
 def _chapter7_block(config: dict, key: str) -> dict:

@@ -223,6 +223,15 @@ def generate_images(model: nn.Module, n_clusters: int = 8, per_cluster: int = 4,
     return {"images": images, "labels": labels, "log": log, "snapshots": kept, "settings": settings}
 
 
+def generation_options(block: dict | None) -> dict:
+    """A scale's `generation` block (config.yaml) as generate_batches's keyword
+    arguments: `clusters` is generate_images's n_clusters, `batches` generate_batches's own."""
+    options = dict(block or {})
+    if "clusters" in options:
+        options["n_clusters"] = options.pop("clusters")
+    return options
+
+
 def generate_batches(model: nn.Module, batches: int = 1, seed: int = 0, snapshots=None, **settings) -> dict:
     """`batches` independent K x P generations (batch b seeded seed * 1000 + b),
     concatenated; batch b's cluster labels are b * K + cluster, so each

@@ -25,7 +25,7 @@ from torch import nn
 
 from incremental_retrieval import metrics
 from incremental_retrieval.data.loading import ImageSet
-from incremental_retrieval.generation import IMAGENET_MEAN, IMAGENET_STD, generate_images
+from incremental_retrieval.generation import IMAGENET_MEAN, IMAGENET_STD, generate_images, generation_options
 from incremental_retrieval.models import EmbeddingNet
 
 log = logging.getLogger(__name__)
@@ -36,9 +36,6 @@ JUDGE_BACKBONE = "small_convnet"  # spec 10.4: 256-d pooled features, whatever t
 JUDGE_EMBEDDING_DIM = 128
 NOISE_RATIOS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 NOISE_STD = 0.1  # "sampled from N(0, 0.1)", read as the standard deviation (spec 2.8)
-GENERATION_KEYS = {"iterations": "iterations", "lr": "lr", "clusters": "n_clusters", "per_cluster": "per_cluster",
-                   "jitter": "jitter", "flip": "flip", "lambda_bn": "lambda_bn", "lambda_cluster": "lambda_cluster",
-                   "margin": "margin", "bn_norm": "bn_norm", "lr_schedule": "lr_schedule", "warmup": "warmup"}
 
 
 def first_dataset(split_frame: pd.DataFrame) -> pd.DataFrame:
@@ -209,7 +206,8 @@ def generation_quality(split_frame: pd.DataFrame, data_root: Path, image_size: i
     origin_rows = rows[(rows["part"] == "seen") & rows["label"].isin(seen[:n_classes])].sort_values(["label", "path"])
     origin, _ = load_images(origin_rows, data_root, image_size)
     n = len(origin)
-    options = {GENERATION_KEYS[key]: value for key, value in generation.items() if key in GENERATION_KEYS}
+    options = generation_options(generation)
+    options.pop("batches", None)  # here: as many K x P batches as the origin set needs
     per_batch = options.get("n_clusters", 8) * options.get("per_cluster", 4)
     batches = math.ceil(n / per_batch)
     generated, noise, labels, first, last = [], [], [], [], []

@@ -32,14 +32,23 @@ def decoded_images(config: dict, dataset: str) -> str:
     return f"data/{config['scale']}/{dataset}/decoded"
 
 
+def decoded_cache(config: dict, protocol: str) -> str | None:
+    """The decoded-image cache a protocol's training and evaluation jobs read
+    (`training.pipeline: decoded`); None where they read the image files with
+    PIL or keep the images in memory.  A chapter 7 sequence reads files with
+    PIL even under `decoded`: its rows come from several datasets, the cache is
+    one per dataset."""
+    block = scale_block(config)
+    if block["training"]["pipeline"] != "decoded" or is_sequence(config, protocol):
+        return None
+    return decoded_images(config, block["protocols"][protocol]["dataset"])
+
+
 def image_inputs(config: dict, protocol: str) -> list[str]:
     """What a protocol's training and evaluation jobs read images from besides
-    the split: the dataset's decoded-image cache under `training.pipeline:
-    decoded`; nothing for `pil` (the files the manifest names) and `memory`."""
-    block = scale_block(config)
-    if block["training"]["pipeline"] != "decoded" or is_sequence(config, protocol):  # sequences: PIL (cli.image_source)
-        return []
-    return [decoded_images(config, block["protocols"][protocol]["dataset"])]
+    the split: its decoded-image cache, if it reads one (`decoded_cache`)."""
+    cache = decoded_cache(config, protocol)
+    return [cache] if cache else []
 
 
 def protocol_manifests(config: dict, protocol: str) -> list[str]:
@@ -63,11 +72,11 @@ def data_root(config: dict, protocol: str) -> str:
 
 def job_threads(config: dict, protocol: str | None = None) -> int:
     """CPUs of a training or evaluation job: torch's threads, plus the
-    DataLoader's worker processes where the pipeline has them (`pil`, and a
-    chapter 7 sequence under `decoded`, which reads its files with PIL)."""
+    DataLoader's worker processes where the job reads image files with PIL
+    (`pil`, and a protocol without a decoded cache under `decoded`)."""
     training = scale_block(config)["training"]
     pil = training["pipeline"] == "pil" or (
-        training["pipeline"] == "decoded" and protocol is not None and is_sequence(config, protocol))
+        training["pipeline"] == "decoded" and protocol is not None and decoded_cache(config, protocol) is None)
     return training["threads"] + (training["workers"] if pil else 0)
 
 

@@ -39,8 +39,8 @@ KEYS = {
     "lifelong": ["configuration", "dataset", "set", "metric"],
     "generation_quality": ["configuration", "metric"],
 }
-UNITS = {"forgetting": "in percentage points", "generation_quality": "Inception score and Fréchet distance analogues", "accuracy_change": "mAPs in percent, α_drop and α_gain as ratios",
-         "gram": "Gram-matrix measures x 100"}
+UNITS = {"forgetting": "in percentage points", "accuracy_change": "mAPs in percent, α_drop and α_gain as ratios",
+         "gram": "Gram-matrix measures x 100", "generation_quality": "Inception score and Fréchet distance analogues"}
 WORDS = {"mt": "multi-task", "10task": "10 tasks", "cub": "(CUB)", "dogs": "(Dogs)"}
 
 

@@ -81,11 +81,13 @@ def initial_model(spec: TaskSpec, init: Path | None, from_pretrained: bool,
 def _fresh_model(spec: TaskSpec, device: torch.device) -> EmbeddingNet:
     """A model as a base run starts: the pretrained trunk, a fresh embedding
     and classifier (chapter 7's on-the-fly teacher, re-built every task)."""
-    from incremental_retrieval.models.weights import load_trunk
+    model, _ = initial_model(spec, spec.pretrained, from_pretrained=True, device=device)
+    return _run_settings(model.to(device), spec)
 
-    model = EmbeddingNet(spec.backbone, spec.embedding_dim, spec.n_classes)
-    load_trunk(model, spec.pretrained)
-    model.to(device).mixed_precision(torch.bfloat16 if spec.precision == "bfloat16" else None)
+
+def _run_settings(model: EmbeddingNet, spec: TaskSpec) -> EmbeddingNet:
+    """The run's precision and memory layout, which every model of a task gets."""
+    model.mixed_precision(torch.bfloat16 if spec.precision == "bfloat16" else None)
     return model.channels_last() if spec.channels_last else model
 
 
@@ -132,9 +134,7 @@ def train_task(spec: TaskSpec, init: Path | None, out: Path, checkpoint_dir: Pat
                for p in spec.earlier_models]
     for model in (student, teacher, *earlier):
         if model is not None:
-            model.mixed_precision(torch.bfloat16 if spec.precision == "bfloat16" else None)
-            if spec.channels_last:
-                model.channels_last()
+            _run_settings(model, spec)
 
     def image_set(rows, train: bool) -> ImageSet:
         return ImageSet(rows, spec.data_root, spec.image_size, train=train, in_memory=spec.in_memory,
