@@ -237,9 +237,10 @@ def figure_table(figure: str, data: pd.DataFrame) -> pd.DataFrame:
 def check_claims(table_csvs: list[Path], out: Path, scale: str = "thesis") -> pd.DataFrame:
     """reports/claims.csv: a row per claim whose table was built; `margin` is
     on the mean over seeds, `margin_seed_<s>` per seed (percentage points; a
-    ratio for figure_7_8_noise's degradation).  `table_csvs` may hold figures' data CSVs too (reports/figures/<figure>.csv,
-    FIGURE_DATA), named like tables by their stem.  `scale`: the scale the
-    tables were measured at (per-scale tolerances, `judged_at`)."""
+    ratio for figure_7_8_noise's degradation).  `table_csvs` may hold
+    figures' data CSVs too (reports/figures/<figure>.csv, FIGURE_DATA), named
+    like tables by their stem.  `scale`: the scale the tables were measured
+    at (per-scale tolerances, `judged_at`)."""
     tables = {path.stem: pd.read_csv(path) for path in table_csvs}
     tables = {name: figure_table(name, frame) if name in FIGURE_DATA else frame for name, frame in tables.items()}
     records = [check_claim(claim, tables[claim["table"]], scale, tables) for claim in load_claims()
