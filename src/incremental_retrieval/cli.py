@@ -92,7 +92,8 @@ def image_source(config: dict, protocol: str) -> dict:
     pipeline = cfg.scale_block(config)["training"]["pipeline"]
     cache = plan.decoded_cache(config, protocol)
     decoded = Path(cache) if cache else None
-    logging.info("images of %s: pipeline %s%s", protocol, pipeline, f", cache {decoded}" if decoded else "")
+    datasets = ", ".join(cfg.protocol_datasets(cfg.scale_block(config)["protocols"][protocol]))
+    logging.info("images of %s: pipeline %s%s", datasets, pipeline, f", cache {decoded}" if decoded else "")
     return {"in_memory": pipeline == "memory", "decoded": decoded}
 
 
