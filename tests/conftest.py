@@ -15,13 +15,13 @@ def _single_thread():
 
 def require(tool: str, available: bool, why: str) -> None:
     """Skip the calling test when `tool` is missing, or fail it when the environment
-    variable INCREMENTAL_RETRIEVAL_REQUIRE (comma-separated tool names) lists `tool`."""
+    variable RETRIEVAL_BENCH_REQUIRE (comma-separated tool names) lists `tool`."""
     if available:
         return
-    required = {name.strip() for name in os.environ.get("INCREMENTAL_RETRIEVAL_REQUIRE", "").split(",")}
+    required = {name.strip() for name in os.environ.get("RETRIEVAL_BENCH_REQUIRE", "").split(",")}
     message = f"{tool} unavailable: {why}"
     if tool in required:
-        pytest.fail(f"{message} (required by INCREMENTAL_RETRIEVAL_REQUIRE)", pytrace=False)
+        pytest.fail(f"{message} (required by RETRIEVAL_BENCH_REQUIRE)", pytrace=False)
     pytest.skip(message)
 
 
@@ -32,7 +32,7 @@ def killed_at_checkpoint(monkeypatch):
     import contextlib
     from pathlib import Path
 
-    from incremental_retrieval import train as train_module
+    from retrieval_bench.studies.incremental import train as train_module
 
     real_save = train_module.save_torch
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torchvision.models import googlenet
 
-from incremental_retrieval.models.bn_inception import BNInception
+from retrieval_bench.vision.models.bn_inception import BNInception
 
 
 @torch.no_grad()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from tiny_project import ROOT, snakemake, table_5_2_config
 
 DVC = str(Path(sys.executable).parent / "dvc")
@@ -73,7 +74,7 @@ def test_pull_restores_every_checkpoint_and_tables_rebuild_without_training(push
     assert rules_run(clone, "-n") == {"table", "claims", "report", "all"}
 
     assert rules_run(clone) == {"table", "claims", "report", "all"}  # rebuilt, no training job
-    table = Path("reports/tables/table_5_2.csv")
+    table = Path("reports/mini/tables/table_5_2.csv")
     assert (clone / table).read_text() == (pushed / table).read_text()
     for model in models:
         assert (clone / model).read_bytes() == (pushed / model).read_bytes()

@@ -1,10 +1,10 @@
 """The conda environments used by the rules agree with pyproject.toml."""
 
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,16 +28,16 @@ def env_pip(name):
 
 def test_cpu_environment_matches_pyproject():
     base, _ = pyproject_requirements()
-    assert env_pip("incremental_retrieval.yaml") == base
+    assert env_pip("retrieval_bench.yaml") == base
 
 
 def test_gpu_environment_swaps_faiss_cpu_for_the_gpu_extra():
     base, gpu = pyproject_requirements()
     expected = {k: v for k, v in base.items() if k != "faiss-cpu"} | gpu
-    assert env_pip("incremental_retrieval-gpu.yaml") == expected
+    assert env_pip("retrieval_bench-gpu.yaml") == expected
 
 
-@pytest.mark.parametrize("name", ["incremental_retrieval.yaml", "incremental_retrieval-gpu.yaml"])
+@pytest.mark.parametrize("name", ["retrieval_bench.yaml", "retrieval_bench-gpu.yaml"])
 def test_environments_install_this_package(name):
     env = yaml.safe_load((ROOT / "envs" / name).read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))

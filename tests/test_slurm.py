@@ -2,7 +2,7 @@
 
 Needs a running cluster whose clients read SLURM_CONF: `.ci/slurm-cluster start DIR`
 starts a one-node cluster with one fake GPU (CI does; see .ci/run). Without one the
-test skips, unless INCREMENTAL_RETRIEVAL_REQUIRE lists `slurm`.
+test skips, unless RETRIEVAL_BENCH_REQUIRE lists `slurm`.
 """
 
 import os
@@ -13,6 +13,7 @@ import time
 
 import pandas as pd
 import yaml
+
 from conftest import require
 from tiny_project import project, snakemake, snakemake_call, table_5_2_config
 
@@ -52,7 +53,7 @@ def test_profile_runs_training_as_gpu_jobs_on_the_cluster(tmp_path):
     out = run.stdout + run.stderr
     assert run.returncode == 0, out[-4000:]
 
-    frame = pd.read_csv(cwd / "reports" / "tables" / "table_5_2.csv")
+    frame = pd.read_csv(cwd / "reports" / "mini" / "tables" / "table_5_2.csv")
     assert {"base", "finetune", "mmd", "feature_extraction"} <= set(frame.configuration)
 
     submitted = dict(re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+) \(log: \S*/rule_(\w+?)/", out))

@@ -24,11 +24,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+
 from dataset_archives import CUB_CLASSES_4, DOG_CLASSES_4, cub_tgz, dogs_tars
 from published_weights import WEIGHTS_FILES
+from retrieval_bench.vision.archives import md5sum
 from tiny_project import ROOT, project, snakemake
-
-from incremental_retrieval.data.archives import md5sum
 
 ROWS = ["base", "mmd", "joint"]  # the initial model, the thesis's method (one incremental task), the reference
 # Each backbone trains on one dataset (Table 5.2: CUB, per-class 60 % split; Table
@@ -83,7 +83,7 @@ def thesis_run(request, tmp_path_factory, archives):
     thesis = config["scales"]["thesis"]
     assert thesis["training"]["freeze_bn"] is True  # kept from the shipped thesis block
     cwd = project(tmp_path_factory.mktemp(f"thesis_{backbone}"), config)
-    run = snakemake(cwd, *[f"reports/tables/{t}.csv" for t in config["tables"]], timeout=1800)
+    run = snakemake(cwd, *[f"reports/thesis/tables/{t}.csv" for t in config["tables"]], timeout=1800)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-6000:] + _logs(cwd)
     return {"backbone": backbone, "table": table, "protocol": protocol, "cwd": cwd, "config": config, "run": run,
             "weights_file": weights_file, "pipeline": PIPELINES[backbone]}
@@ -127,7 +127,7 @@ def test_archives_came_through_download_md5_check_and_extraction(thesis_run, arc
 
 
 def test_weights_came_from_the_file_on_disk(thesis_run):
-    from incremental_retrieval import plan
+    from retrieval_bench.studies.incremental import plan
 
     placed = thesis_run["cwd"] / plan.pretrained_weights(thesis_run["config"])
     assert placed.read_bytes() == thesis_run["weights_file"].read_bytes()
@@ -135,7 +135,7 @@ def test_weights_came_from_the_file_on_disk(thesis_run):
 
 
 def test_tables_have_finite_values_for_every_row(thesis_run):
-    tables = thesis_run["cwd"] / "reports" / "tables"
+    tables = thesis_run["cwd"] / "reports" / "thesis" / "tables"
     table = thesis_run["table"]
     frame = pd.read_csv(tables / f"{table}.csv")
     assert list(dict.fromkeys(frame.configuration)) == ROWS

@@ -1,4 +1,0 @@
-"""Incremental and lifelong image retrieval: a reproducible benchmark of
-chapters 5-7 of Wei Chen's thesis (Leiden, 2021)."""
-
-__version__ = "0.1.0"

@@ -1,0 +1,279 @@
+"""Check the thesis's directional claims on the tables.
+
+The claims are data: each study's reference/claims.yaml (its opening comment
+describes the format), read in study order.  A claim names the table (or the
+figure data CSV) it is judged on; it is checked on every seed's values and,
+as a check of its encoding, on the thesis's own numbers.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from retrieval_bench.core import registry
+from retrieval_bench.core.io import write_text
+
+
+def load_claims() -> list[dict]:
+    """Every study's claims, in study order."""
+    claims = []
+    for s in registry.studies():
+        source = resources.files(s.package).joinpath("reference", "claims.yaml")
+        if source.is_file():
+            claims += yaml.safe_load(source.read_text()) or []
+    return claims
+
+
+def cell_value(table: pd.DataFrame, cell: dict, column: str) -> float:
+    mask = pd.Series(True, index=table.index)
+    for key, value in cell.items():
+        mask &= table[key].astype(str) == str(value)
+    found = table.loc[mask, column]
+    if len(found) != 1 or pd.isna(found.iloc[0]):
+        raise KeyError(f"no {column} value for {cell}")
+    return float(found.iloc[0])
+
+
+def resolve(table: pd.DataFrame, cell: dict, column: str, tables: dict | None = None) -> float:
+    """A cell's value: a filter on the table's rows; `{value: v}` a constant
+    (a bound the thesis states, e.g. "less than 70%"); `mean_of: [...]` the
+    mean of several cells, each completed by the cell's other keys (e.g. one
+    method's Recall@1 over class groups 0-3); `table: t` a cell of another
+    table of `tables` (CUB after Dogs vs after Cars), missing if t was not built."""
+    if "value" in cell:
+        return float(cell["value"])
+    if "table" in cell:
+        if cell["table"] not in (tables or {}):
+            raise KeyError(f"{cell['table']} was not built")
+        table, cell = tables[cell["table"]], {k: v for k, v in cell.items() if k != "table"}
+    if "mean_of" in cell:
+        common = {k: v for k, v in cell.items() if k != "mean_of"}
+        return sum(resolve(table, {**common, **part}, column, tables) for part in cell["mean_of"]) / \
+            len(cell["mean_of"])
+    return cell_value(table, cell, column)
+
+
+def label(cell: dict) -> str:
+    """How `numbers` names a cell: its configuration (and task, where cells of
+    several tasks meet; its table, T7.1, where it is another table's), a
+    constant by its value, a cell without a configuration by its keys."""
+    if "value" in cell:
+        return f"{cell['value']:g}"
+    keys = " ".join(str(v) for k, v in cell.items() if k not in ("table", "mean_of", "task"))
+    name = str(cell.get("configuration", keys)) + (f" t{cell['task']}" if "task" in cell else "")
+    name += f" (T{cell['table'].removeprefix('table_').replace('_', '.')})" if "table" in cell else ""
+    return name + (f" (mean of {len(cell['mean_of'])})" if "mean_of" in cell else "")
+
+
+def at_scale(value, scale: str) -> float:
+    """A claim's tolerance or target, either one number or one per scale
+    ({thesis: 5, mini: 10}: mini-scale numbers are noisier)."""
+    return float(value[scale] if isinstance(value, dict) else value)
+
+
+STRICT = {"extreme": False, "greater": True, "monotonic": True, "least_degradation": False,
+          "closer": True, "similar": False, "approx": False, "difference": False, "pairs": True, "drops": True}
+
+
+def evaluate(claim: dict, table: pd.DataFrame, column: str, scale: str = "thesis",
+             tables: dict | None = None) -> tuple[bool, float, str]:
+    """(holds, margin, the numbers it rests on) for one claim on one column of
+    a table.  The margin is how far the relation is from flipping, in the
+    table's unit (percentage points; per task for least_degradation; the
+    room left within the tolerance for similar, approx and difference):
+    positive where it holds with room to spare, negative where it fails.
+    `scale` picks a per-scale tolerance or target; `tables` (by name) holds
+    the tables that cells with `table:` read."""
+    def at(cell):
+        return resolve(table, cell, column, tables)
+
+    kind = claim["type"]
+    if kind == "balanced":  # the best mean over several cells: `extreme` on a mean_of cell
+        claim, kind = {**claim, "cell": {"mean_of": claim["cells"]}, "highest": claim["expect"]}, "extreme"
+    if kind == "pairs_over_rows":  # `left` > `right` at every value of the `over` column but `skip`
+        over = claim["over"]
+        points = sorted({v for v in table[over] if float(v) not in claim.get("skip", [])}, key=float)
+        if not points:
+            raise KeyError(f"no rows of {over}")
+        claim, kind = {**claim, "pairs": [[{**claim["left"], over: v}, {**claim["right"], over: v}]
+                                          for v in points]}, "pairs"
+    if kind in ("extreme", "similar"):
+        values = {c: at({**claim["cell"], "configuration": c}) for c in claim["among"]}
+        numbers = "; ".join(f"{c} {v:.2f}" for c, v in values.items())
+    if kind == "extreme":
+        expect = claim.get("lowest", claim.get("highest"))
+        others = [v for c, v in values.items() if c != expect] or [values[expect]]
+        margin = min(others) - values[expect] if "lowest" in claim else values[expect] - max(others)
+    elif kind == "similar":  # max - min over `among` within the tolerance
+        spread = max(values.values()) - min(values.values())
+        margin = at_scale(claim["tolerance"], scale) - spread
+        numbers += f"; spread {spread:.2f}"
+    elif kind == "greater":  # every cell of `left` above every cell of `right`
+        rights = claim["right"] if isinstance(claim["right"], list) else [claim["right"]]
+        left = [at(cell) for cell in claim["left"]]
+        right = [at(cell) for cell in rights]
+        margin = min(left) - max(right)
+        numbers = "; ".join(f"{label(c)} {v:.2f}" for c, v in zip(claim["left"], left)) + " > " + \
+            "; ".join(f"{label(c)} {v:.2f}" for c, v in zip(rights, right))
+    elif kind == "closer":  # |x - ref| < |y - ref|
+        ref, x, y = (at(claim[k]) for k in ("ref", "x", "y"))
+        margin = abs(y - ref) - abs(x - ref)
+        numbers = (f"{label(claim['ref'])} {ref:.2f}; {label(claim['x'])} {x:.2f} (off {abs(x - ref):.2f}); "
+                   f"{label(claim['y'])} {y:.2f} (off {abs(y - ref):.2f})")
+    elif kind == "approx":  # |x - value| <= tolerance, or |x - y| between two cells
+        x = at(claim["x"])
+        if "y" in claim:
+            target, name = at(claim["y"]), label(claim["y"])
+        else:
+            target, name = at_scale(claim["value"], scale), "target"
+        margin = at_scale(claim["tolerance"], scale) - abs(x - target)
+        numbers = f"{label(claim['x'])} {x:.2f}; {name} {target:.2f}"
+    elif kind == "difference":  # x - y = value +- tolerance
+        x, y = at(claim["x"]), at(claim["y"])
+        target = at_scale(claim["value"], scale)
+        margin = at_scale(claim["tolerance"], scale) - abs(x - y - target)
+        numbers = f"{label(claim['x'])} {x:.2f} - {label(claim['y'])} {y:.2f} = {x - y:.2f} (claimed {target:g})"
+    elif kind == "monotonic":
+        values = [at(cell) for cell in claim["sequence"]]
+        sign = 1 if claim["order"] == "increasing" else -1
+        margin = min(sign * (b - a) for a, b in zip(values, values[1:]))
+        numbers = " -> ".join(f"{v:.2f}" for v in values)
+    elif kind == "pairs":  # left > right in every pair
+        values = [(at(left), at(right)) for left, right in claim["pairs"]]
+        margin = min(left - right for left, right in values)
+        numbers = "; ".join(f"{label(cells[0])} {left:.2f} > {label(cells[1])} {right:.2f}"
+                            for cells, (left, right) in zip(claim["pairs"], values))
+    elif kind == "drops":  # the drops of `cell` from task to task of `tasks` increase / decrease
+        values = [at({**claim["cell"], "task": t}) for t in claim["tasks"]]
+        drops = [a - b for a, b in zip(values, values[1:])]
+        sign = 1 if claim["order"] == "increasing" else -1
+        margin = min(sign * (b - a) for a, b in zip(drops, drops[1:]))
+        numbers = " -> ".join(f"{v:.2f}" for v in values) + "; drops " + ", ".join(f"{d:.2f}" for d in drops)
+    elif kind == "least_degradation":
+        base = cell_value(table, {**claim["cell"], "configuration": "base", "task": 0}, column)
+        drops = {}
+        for c in claim["among"]:
+            tasks = table.loc[table["configuration"] == c, "task"]
+            if tasks.empty:
+                raise KeyError(f"no rows of {c}")
+            last = int(tasks.max())
+            drops[c] = (base - cell_value(table, {**claim["cell"], "configuration": c, "task": last}, column)) / last
+        margin = min([v for c, v in drops.items() if c != claim["expect"]] or [drops[claim["expect"]]]) \
+            - drops[claim["expect"]]
+        numbers = "drop per task: " + "; ".join(f"{c} {v:.2f}" for c, v in drops.items())
+    else:
+        raise ValueError(f"unknown claim type {kind!r} in claims.yaml")
+    margin = round(margin, 6) + 0.0  # the table's rounding, not float noise, decides a tie
+    return (margin > 0 if STRICT[kind] else margin >= 0), margin, numbers
+
+
+def seed_columns(table: pd.DataFrame) -> list[str]:
+    """The per-seed value columns of a table (`seed_<s>`); a table without
+    them (an older CSV) counts its mean as one seed."""
+    return [c for c in table.columns if c.startswith("seed_")] or ["reproduced"]
+
+
+def verdict(holds: list[bool]) -> str:
+    """`holds` / `fails` only when every seed agrees, else `inconclusive`;
+    with one seed the verdict says so."""
+    if all(holds) or not any(holds):
+        word = "holds" if all(holds) else "fails"
+        return word if len(holds) > 1 else f"{word} (1 seed)"
+    return "inconclusive"
+
+
+def chapter_of(table: str) -> str:
+    """table_5_2 -> 5, table_6_mt_cub -> 6, figure_7_8_noise -> 7"""
+    return table.split("_")[1]
+
+
+def check_claim(claim: dict, table: pd.DataFrame, scale: str = "thesis", tables: dict | None = None) -> dict:
+    """One claim on one table: the verdict over seeds, each seed's margin, the
+    numbers of the mean, and the check on the thesis's own numbers against
+    what the claim expects there (`expect_on_thesis`, default holds).  A claim
+    with `judged_at` is judged on the reproduction only at those scales (a
+    number like "around 73%" means nothing on synthetic images; `[]`: the
+    thesis's numbers only).  `tables`: every table by name, for cells of
+    another table."""
+    record = {"id": claim["id"], "chapter": chapter_of(claim["table"]), "table": claim["table"],
+              "claim": claim["text"]}
+    judged_at = claim.get("judged_at")
+    if judged_at is not None and scale not in judged_at:
+        why = "a check of the thesis's own numbers only" if not judged_at else \
+            f"a {' / '.join(judged_at)}-scale number, not judged at scale {scale}"
+        record.update(verdict="n/a", seeds_holding="", margin=None, numbers=why)
+    else:
+        try:
+            per_seed = {c: evaluate(claim, table, c, scale, tables) for c in seed_columns(table)}
+            _, mean_margin, numbers = evaluate(claim, table, "reproduced", scale, tables)
+            record.update(verdict=verdict([holds for holds, _, _ in per_seed.values()]),
+                          seeds_holding=f"{sum(h for h, _, _ in per_seed.values())}/{len(per_seed)}",
+                          margin=mean_margin, numbers=numbers,
+                          **{f"margin_{c}": margin for c, (_, margin, _) in per_seed.items() if c != "reproduced"})
+        except KeyError as missing:  # a row the claim needs is not in this table's config
+            record.update(verdict="n/a", seeds_holding="", margin=None, numbers=f"not in the table: {missing}")
+    expected = claim.get("expect_on_thesis", "holds")
+    try:
+        holds, _, thesis_numbers = evaluate(claim, table, "thesis", "thesis", tables)
+        thesis = "holds" if holds else "fails"
+        record.update(thesis=thesis, thesis_numbers=thesis_numbers,
+                      thesis_as_expected="yes" if thesis == expected else "no")
+    except KeyError as missing:  # the thesis has no numbers for this table (a figure's data)
+        record.update(thesis="n/a", thesis_numbers=f"not in the table: {missing}", thesis_as_expected="n/a")
+    record["thesis_expected"] = expected
+    return record
+
+
+COLUMNS = ["id", "chapter", "table", "claim", "verdict", "seeds_holding", "margin", "numbers", "thesis",
+           "thesis_numbers", "thesis_expected", "thesis_as_expected"]
+
+
+def figure_data(config: dict) -> dict[str, tuple[list[str], str]]:
+    """The figures of `config` whose data CSV claims can read (their kind's `claim_data`): name -> (the
+    columns that key a point, the value judged)."""
+    return {name: registry.figure_kind(spec["kind"]).claim_data for name, spec in config.get("figures", {}).items()
+            if registry.figure_kind(spec["kind"]).claim_data}
+
+
+def figure_table(columns: tuple[list[str], str], data: pd.DataFrame) -> pd.DataFrame:
+    """A figure's data CSV (a row per point and seed) in a table's shape: a
+    row per point, `seed_<s>` each seed's value, `reproduced` their mean and
+    an empty `thesis` (the thesis has the graph only: its check is n/a)."""
+    keys, value = columns
+    seeds = data.pivot_table(index=keys, columns="seed", values=value, aggfunc="first")
+    seeds.columns = [f"seed_{s}" for s in seeds.columns]
+    return seeds.assign(reproduced=seeds.mean(axis=1), thesis=float("nan")).reset_index()
+
+
+def check_claims(table_csvs: list[Path], out: Path, scale: str = "thesis",
+                 figures: dict[str, tuple[list[str], str]] | None = None) -> pd.DataFrame:
+    """reports/<scale>/claims.csv: a row per claim whose table was built;
+    `margin` is on the mean over seeds, `margin_seed_<s>` per seed
+    (percentage points; a ratio for figure_7_8_noise's degradation).
+    `table_csvs` may hold figures' data CSVs too (reports/<scale>/figures/
+    <figure>.csv), named like tables by their stem, with `figures` saying how
+    to read each (`figure_data`).  `scale`: the scale the tables were
+    measured at (per-scale tolerances, `judged_at`)."""
+    figures = figures or {}
+    tables = {path.stem: pd.read_csv(path) for path in table_csvs}
+    tables = {name: figure_table(figures[name], frame) if name in figures else frame
+              for name, frame in tables.items()}
+    records = [check_claim(claim, tables[claim["table"]], scale, tables) for claim in load_claims()
+               if claim["table"] in tables]
+    frame = pd.DataFrame(records)
+    seeds = sorted((c for c in frame.columns if c.startswith("margin_seed_")), key=lambda c: int(c.split("_")[-1]))
+    frame = frame.reindex(columns=COLUMNS[:7] + seeds + COLUMNS[7:])
+    write_text(out, frame.to_csv(index=False))
+    return frame
+
+
+def verdict_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Claims per chapter and verdict (holds / fails / inconclusive / n/a, the
+    one-seed verdicts counted with their word)."""
+    word = frame["verdict"].str.replace(" (1 seed)", "", regex=False)
+    counts = pd.crosstab(frame["chapter"].astype(str), word)
+    return counts.reindex(columns=[c for c in ("holds", "fails", "inconclusive", "n/a") if c in counts.columns])

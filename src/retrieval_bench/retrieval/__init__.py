@@ -1,0 +1,1 @@
+"""Ranking and retrieval metrics on (query, gallery, relevance, similarity, exclude_self)."""

@@ -1,0 +1,49 @@
+"""Chapter 7's measures: the harmonic mean of seen and unseen Recall@1
+(Eq. 7.10) and Table 7.5's Inception score and Fréchet distance."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def harmonic_mean(old: float, new: float) -> float:
+    """Thesis Eq. 7.10: H = 2 s u / (s + u)."""
+    return 0.0 if old + new == 0 else 2 * old * new / (old + new)
+
+
+def inception_score(probabilities, splits: int = 10) -> tuple[float, float]:
+    """The standard Inception score exp(E_x KL(p(y|x) || p(y))), p(y) the mean
+    prediction of each of `splits` contiguous parts: (mean, std) over the
+    parts.  At least 1 by construction (Table 7.5's 0.93 cannot be this)."""
+    from scipy.special import rel_entr
+
+    p = np.asarray(probabilities, dtype=np.float64)
+    if p.ndim != 2 or len(p) < splits:
+        raise ValueError(f"need an N x C probability matrix with N >= {splits} splits, got shape {p.shape}")
+    scores = [np.exp(rel_entr(part, part.mean(axis=0, keepdims=True)).sum(axis=1).mean())
+              for part in np.array_split(p, splits)]
+    return float(np.mean(scores)), float(np.std(scores))
+
+
+def frechet_distance(features_a, features_b) -> float:
+    """FID's distance between Gaussians fitted to two feature sets:
+    ||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)), the square root's
+    real part (sqrtm of a product of near-singular covariances picks up
+    imaginary round-off)."""
+    import warnings
+
+    from scipy import linalg
+
+    a, b = (np.asarray(f, dtype=np.float64) for f in (features_a, features_b))
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
+        raise ValueError(f"need two N x D feature sets of the same D, N >= 2; got {a.shape} and {b.shape}")
+    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+    s_a, s_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
+    with warnings.catch_warnings():  # singular when D >= N (FID's 2048-d features of fewer images): expected
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        root = linalg.sqrtm(s_a @ s_b)
+    if not np.isfinite(root).all():  # singular product: offset both, as pytorch-fid does
+        offset = 1e-6 * np.eye(len(s_a))
+        root = linalg.sqrtm((s_a + offset) @ (s_b + offset))
+    distance = ((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2 * np.trace(root.real)
+    return float(max(distance, 0.0))  # >= 0 in exact arithmetic; identical sets round to about -1e-5

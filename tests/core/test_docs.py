@@ -1,0 +1,80 @@
+"""`python -m retrieval_bench docs`: result blocks written from a reports folder, the prose left alone."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from retrieval_bench.core import config as cfg
+from retrieval_bench.core.docs import write_results
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def reports(tmp_path):
+    folder = tmp_path / "reports" / "mini"
+    (folder / "tables").mkdir(parents=True)
+    (folder / "tables" / "table_5_2.md").write_text(
+        "# Table 5.2: Recall@K\n\nScale: **mini**.\n\n| configuration | old recall@1 |\n|---|---|\n"
+        "| base | 53.10 ± 2.80 (79.41) |\n")
+    pd.DataFrame([{"id": "a_claim", "chapter": "5", "table": "table_5_2", "claim": "x | y", "verdict": "holds",
+                   "seeds_holding": "3/3", "margin": 1.0, "margin_seed_0": 0.5, "margin_seed_1": 1.5,
+                   "margin_seed_2": 1.0},
+                  {"id": "other", "chapter": "6", "table": "table_6_1", "claim": "z", "verdict": "fails",
+                   "seeds_holding": "0/3", "margin": -1, "margin_seed_0": -1, "margin_seed_1": -1,
+                   "margin_seed_2": -1}]).to_csv(folder / "claims.csv", index=False)
+    (folder / "benchmark.md").write_text("# Benchmark\n\n12.5 images/s\n")
+    return folder
+
+
+def test_blocks_are_rewritten_from_the_reports_and_the_prose_is_kept(tmp_path, reports):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    page = docs / "chapter5.md"
+    page.write_text("Prose before.\n\n<!-- results: table table_5_2 -->\nstale 99.9\n<!-- /results -->\n\nBetween.\n\n"
+                    "<!-- results: claims 5 -->\n<!-- /results -->\n\n<!-- results: verdicts -->\n<!-- /results -->\n"
+                    "<!-- results: file benchmark.md -->\n<!-- /results -->\nAfter.\n")
+    (docs / "untouched.md").write_text("No blocks here.\n")
+    config = cfg.load(ROOT / "config.yaml")
+    assert write_results(config, reports, docs, machine="a test machine") == [page]
+    text = page.read_text()
+    assert text.startswith("Prose before.") and "\nBetween.\n" in text and text.endswith("After.\n")
+    assert "stale 99.9" not in text and "| base | 53.10 ± 2.80 (79.41) |" in text
+    assert "seeds 0, 1, 2, on a test machine" in text and "from commit `" in text  # where the numbers came from
+    assert "| x / y (`a_claim`) | table_5_2 | holds | 3/3 | 0.5 | 1.5 | 1.0 |" in text  # chapter 5 only
+    assert "`other`" not in text.split("<!-- results: verdicts -->")[0]
+    assert "12.5 images/s" in text
+    assert write_results(config, reports, docs, machine="a test machine") == []  # the same twice: nothing changes
+
+
+def test_a_missing_table_or_an_unknown_block_is_named(tmp_path, reports):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    config = cfg.load(ROOT / "config.yaml")
+    (docs / "p.md").write_text("<!-- results: table table_9_9 -->\n<!-- /results -->\n")
+    with pytest.raises(FileNotFoundError, match="table_9_9.md is not built; build it first: snakemake"):
+        write_results(config, reports, docs)
+    (docs / "p.md").write_text("<!-- results: tabel table_5_2 -->\n<!-- /results -->\n")
+    with pytest.raises(ValueError, match="unknown results block 'tabel table_5_2'"):
+        write_results(config, reports, docs)
+
+
+def test_the_configuration_reference_is_written_from_the_schema(tmp_path, reports):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "configuration.md").write_text("<!-- results: configuration -->\n<!-- /results -->\n")
+    write_results(cfg.load(ROOT / "config.yaml"), reports, docs)
+    text = (docs / "configuration.md").read_text()
+    assert "| `studies` |" in text and "`<scale>.training.pipeline`" in text and "`<table>.average`" in text
+    assert "Written by" not in text  # the schema is not a measurement
+
+
+def test_the_shipped_docs_have_no_stale_blocks():
+    """Every block of docs/ names something the docs command can write."""
+    from retrieval_bench.core.docs import BLOCK
+
+    for page in (ROOT / "docs").glob("*.md"):
+        for match in BLOCK.finditer(page.read_text()):
+            kind = match.group("what").split()[0]
+            assert kind in ("table", "claims", "verdicts", "file", "configuration"), (page, kind)
