@@ -159,11 +159,53 @@ def test_a_config_stamped_under_another_schema_is_validated_again(tmp_path, monk
     monkeypatch.chdir(tmp_path)
     path = Path(effective_config_file(config))
     calls = []
-    validate, schema = cfg.validate, cfg.schema()
+    validate, digest = cfg.validate, cfg.schema_digest()
     monkeypatch.setattr(cfg, "validate", lambda c: calls.append(1) or validate(c))
-    schema["properties"]["seeds"]["description"] = "changed by a newer release"
-    monkeypatch.setattr(cfg, "schema", lambda: schema)
+    monkeypatch.setattr(cfg, "schema_digest", lambda: digest + " of a newer release")
     assert cfg.load(path) == config and calls == [1]
+
+
+def test_the_stamp_follows_every_file_the_schema_is_made_of(tmp_path, monkeypatch):
+    """A job checks the stamp without importing the kinds (pandas, torch), but an edit of a kind's file or
+    of a study's fragment still changes the digest."""
+    import shutil
+    import sys
+
+    from retrieval_bench.core import registry
+
+    before = cfg.schema_digest()
+    copy = tmp_path / "retrieval_bench"
+    shutil.copytree(Path(cfg.__file__).parents[1], copy)
+    kind = copy / "studies" / "incremental" / "tables" / "gram.py"
+    kind.write_text(kind.read_text() + "\n# an edit\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in [m for m in sys.modules if m.startswith("retrieval_bench")]:
+        monkeypatch.delitem(sys.modules, name)
+    import retrieval_bench.core.config as edited
+
+    assert edited.schema_digest() != before
+    assert registry is not edited.registry  # the copy was the one read
+
+
+def test_loading_a_stamped_config_imports_neither_torch_nor_pandas(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from retrieval_bench.core.workflow import effective_config_file
+
+    config = cfg.validate(shipped())
+    cwd = Path.cwd()
+    os.chdir(tmp_path)
+    try:
+        path = tmp_path / effective_config_file(config)
+    finally:
+        os.chdir(cwd)
+    probe = ("import sys; from retrieval_bench.core import config; config.load(sys.argv[1]); "
+             "print(sorted(m for m in ('torch', 'pandas', 'matplotlib') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
 
 
 def test_semantic_is_every_methods_setting_and_a_wrong_one_is_named():

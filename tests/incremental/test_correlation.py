@@ -4,7 +4,6 @@ estimation (Eqs. 6.6-6.9), Table 6.3's cases (b) and (d), and the plumbing
 
 import copy
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest

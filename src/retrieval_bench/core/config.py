@@ -275,10 +275,31 @@ def with_validation_stamp(config: dict) -> dict:
     return {**config, VALIDATED: _stamp(config)}
 
 
+def schema_digest() -> str:
+    """A digest of every file the assembled schema is made from: the core's
+    skeleton, each study's fragment and the files of its table and figure
+    kinds, read as bytes and not imported (every job checks the stamp; the
+    kinds' imports, pandas and torch among them, cost a table or split job
+    seconds)."""
+    h = hashlib.sha256()
+    sources = [resources.files("retrieval_bench.core").joinpath(SCHEMA_FILE)]
+    for s in registry.studies():
+        package = resources.files(s.package)
+        sources.append(package.joinpath(SCHEMA_FILE))
+        for folder in ("tables", "figures"):
+            if package.joinpath(folder).is_dir():
+                sources += sorted((f for f in package.joinpath(folder).iterdir() if f.name.endswith(".py")),
+                                  key=lambda f: f.name)
+    for source in sources:
+        if source.is_file():
+            h.update(f"{source.name}\n".encode())
+            h.update(source.read_bytes())
+    return h.hexdigest()
+
+
 def _stamp(config: dict) -> str:
-    # the schema too: a config validated by other code (new defaults) is validated again
-    return digest({"config": config, "schema": hashlib.sha256(json.dumps(schema(), sort_keys=True,
-                                                                          default=str).encode()).hexdigest()})
+    # the schema's sources too: a config validated by other code (new defaults) is validated again
+    return digest({"config": config, "schema": schema_digest()})
 
 
 def scale_block(config: dict) -> dict:
