@@ -223,7 +223,8 @@ def test_semantic_names_the_semantic_terms(semantic, expected):
 
 @pytest.mark.parametrize("semantic", [[], ["ce", "ce"], ["softmax"], "triplet"])
 def test_a_wrong_semantic_setting_is_named(semantic):
-    with pytest.raises(ValueError, match="semantic: .* distinct terms from \\['ce', 'triplet', 'triplet_sqeuclidean', 'pair'\\]"):
+    terms = "\\['ce', 'triplet', 'triplet_sqeuclidean', 'pair'\\]"
+    with pytest.raises(ValueError, match=f"semantic: .* distinct terms from {terms}"):
         build_method("finetune", semantic=semantic)
 
 

@@ -17,7 +17,8 @@ def shipped():
 def test_base_model_is_shared_by_protocols_with_the_same_original_classes():
     config = shipped()
     assert plan.run_key(config, "cub_25", 0, "base", 0).split("/")[0] == "cub_onestep"
-    assert plan.run_key(config, "cub_multistep", 0, "base", 0).split("/")[0] == "cub_multistep"  # its own data at mini scale
+    # its own data at mini scale
+    assert plan.run_key(config, "cub_multistep", 0, "base", 0).split("/")[0] == "cub_multistep"
     assert plan.model_path(config, "cub_25", 0, "base", 0) == plan.model_path(config, "cub_onestep", 0, "base", 0)
     config["scale"] = "thesis"  # at thesis scale every CUB protocol starts from the same A(1-100)
     assert plan.run_key(config, "cub_multistep", 0, "base", 0).split("/")[0] == "cub_onestep"

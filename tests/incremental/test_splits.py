@@ -26,7 +26,9 @@ def test_split_is_seeded_and_deterministic():
     spec = {"kind": "per_class_fraction", "train_fraction": 0.6, "seed": 3}
     a = make_split(manifest([20, 20]), spec, [1, 1])
     b = make_split(manifest([20, 20]).sample(frac=1, random_state=1), spec, [1, 1])
-    key = lambda f: sorted(f[f.split == "train"].path)
+    def key(frame):
+        return sorted(frame[frame.split == "train"].path)
+
     assert key(a) == key(b)
     assert key(a) != key(make_split(manifest([20, 20]), {**spec, "seed": 4}, [1, 1]))
 

@@ -206,7 +206,8 @@ def change(task, old_before, old_after, new_before, new_after) -> dict:
 def test_accuracy_change_reproduces_the_thesis_example_at_task_1(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     config = accuracy_change_config()
-    assert [r.task for r in table_kind_of(config, "table_6_accuracy_change").runs(config, "table_6_accuracy_change")] == [1, 2]
+    runs = table_kind_of(config, "table_6_accuracy_change").runs(config, "table_6_accuracy_change")
+    assert [r.task for r in runs] == [1, 2]
     for task, values in ((1, (0.5420, 0.5244, 0.2982, 0.5227)), (2, (0.5, 0.45, 0.2, 0.5))):
         write_metrics(config, plan.Run("corr_fe", "cub_multistep", 0, "mmd", task), {0: metrics_of(0.5)},
                       accuracy_change=change(task, *values))

@@ -244,5 +244,6 @@ def test_plan_shares_sequence_prefixes_and_wires_the_generated_images():
     assert plan.method_inputs(config, "ch7_cub_dogs_cars", 0, "dkd_bn_kl", 2).get("generated", []) == \
         ["results/mini/ch7_cub_dogs/seed0/dkd_bn_kl/task1/generated.pt"]
     assert plan.method_inputs(config, "ch7_cub_dogs", 0, "kd_kl", 1).get("generated", []) == []
-    assert plan.method_inputs(config, "ch7_cub_dogs", 0, "dkd_case3", 1).get("pretrained", []) == [plan.pretrained_weights(config)]
+    case3 = plan.method_inputs(config, "ch7_cub_dogs", 0, "dkd_case3", 1)
+    assert case3.get("pretrained", []) == [plan.pretrained_weights(config)]
     assert plan.method_inputs(config, "ch7_cub_dogs", 0, "kd_bn_kl", 1).get("pretrained", []) == []

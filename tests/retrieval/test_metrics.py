@@ -17,7 +17,8 @@ LABELS = np.array([0, 0, 1, 1, 0])
 
 
 def test_recall_at_k_on_hand_ranked_example():
-    assert metrics.recall_at_k(FEATURES, relevance=same_label(LABELS), ks=(1, 2, 4)) == pytest.approx({1: 0.4, 2: 0.6, 4: 1.0})
+    recall = metrics.recall_at_k(FEATURES, relevance=same_label(LABELS), ks=(1, 2, 4))
+    assert recall == pytest.approx({1: 0.4, 2: 0.6, 4: 1.0})
 
 
 def test_standard_map_on_hand_ranked_example():

@@ -141,8 +141,8 @@ def test_training_pixels_differ_from_the_pil_path_only_by_interpolation(jpegs, c
 
     # what the bounds rule out: a box 4 pixels smaller on each side, a flip left out
     images, boxes = data.decoded, [crop_box(seed, *data.decoded.shape(i)) for i, seed in seeded]
-    shrunk = [(t + 4, l + 4, h - 8, w - 8, f) for t, l, h, w, f in boxes]
-    unflipped = [(t, l, h, w, False) for t, l, h, w, _ in boxes]
+    shrunk = [(top + 4, left + 4, h - 8, w - 8, f) for top, left, h, w, f in boxes]
+    unflipped = [(top, left, h, w, False) for top, left, h, w, _ in boxes]
     for wrong in (shrunk, unflipped):
         pixels = torch.cat([resized_crops(images, [i], [box], SIZE) for (i, _), box in zip(seeded, wrong)])
         changed = [k for k in range(len(wrong)) if wrong[k] != boxes[k]]
