@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from retrieval_bench.core.claims import check_claims, evaluate, load_claims, verdict_counts
+from retrieval_bench.core.claims import check_claims, evaluate, judge, load_claims, seeds_needed, verdict_counts
 
 
 def one_step(values):
@@ -91,13 +91,66 @@ def test_claims_are_judged_on_every_seed_with_their_margins(tmp_path):
 
 
 def test_all_seeds_failing_is_a_failure_and_one_seed_says_so(tmp_path):
-    low = {"finetune": [60.0, 61.0], "lwf": [50.0, 40.0], "alasso": [31.0, 46.0], "ewc": [45.0, 47.0],
-           "l2": [55.0, 56.0], "mmd": [58.0, 57.0], "joint": [70.0, 71.0]}
+    low = {"finetune": [60.0, 61.0, 62.0], "lwf": [50.0, 40.0, 45.0], "alasso": [31.0, 46.0, 33.0],
+           "ewc": [45.0, 47.0, 46.0], "l2": [55.0, 56.0, 57.0], "mmd": [58.0, 57.0, 59.0], "joint": [70.0, 71.0, 72.0]}
     path = tmp_path / "table_5_2.csv"
     seeds_table(low).to_csv(path, index=False)
     frame = check_claims([path], tmp_path / "claims.csv").set_index("id")
-    assert frame.loc["finetune_forgets_most_cub"].verdict == "fails"
+    forgets = frame.loc["finetune_forgets_most_cub"]  # margins -29, -21, -29: bound_high -16.2
+    assert forgets.verdict == "fails" and forgets.n_seeds == 3 and forgets.bound_high < 0
     seeds_table({c: v[:1] for c, v in low.items()}).to_csv(path, index=False)
     frame = check_claims([path], tmp_path / "claims.csv").set_index("id")
     assert frame.loc["finetune_forgets_most_cub"].verdict == "fails (1 seed)"
     assert frame.loc["joint_upper_bound_cub"].verdict == "holds (1 seed)"
+
+
+def test_a_clear_hold_a_clear_fail_and_the_bounds():
+    held = judge([2.0, 3.0, 4.0])  # mean 3, sd 1, t(0.95, 2) = 2.920: bounds 3 -+ 1.686
+    assert held.word == "holds" and held.n_seeds == 3
+    assert held.bound_low == pytest.approx(1.314, abs=1e-3) and held.bound_high == pytest.approx(4.686, abs=1e-3)
+    failed = judge([-2.0, -3.0, -4.0])
+    assert failed.word == "fails" and failed.bound_high == pytest.approx(-1.314, abs=1e-3)
+    assert judge([-0.31, -0.31, -0.31]).word == "fails"  # no spread: the bound is the mean
+
+
+def test_every_seed_holding_is_not_enough_when_the_spread_is_wide():
+    # the rule before held these (every seed positive); the bound does not exclude 0
+    verdict = judge([0.1, 5.0, 9.0])
+    assert verdict.word == "inconclusive" and verdict.bound_low < 0 < verdict.bound_high
+    assert judge([0.1, 5.0, 9.0, 4.0, 6.0, 5.0, 3.0, 7.0, 4.5, 5.5]).word == "holds"  # more seeds decide it
+
+
+def test_a_tie_holds_a_non_strict_claim_and_fails_a_strict_one():
+    assert judge([0.0, 0.0, 0.0], strict=False).word == "holds"   # e.g. similar: exactly at the tolerance
+    assert judge([0.0, 0.0, 0.0], strict=True).word == "fails"    # e.g. greater: equal is not greater
+    assert judge([-1.0, 1.0, 0.0]).word == "inconclusive"
+    assert judge([0.0], strict=False).word == "holds (1 seed)"
+
+
+def test_one_seed_gives_the_sign_and_no_bounds():
+    one = judge([1.5])
+    assert one.word == "holds (1 seed)" and one.bound_low is None and one.bound_high is None
+    assert judge([-1.5]).word == "fails (1 seed)"
+    with pytest.raises(ValueError, match="at least one seed"):
+        judge([])
+
+
+def test_seeds_needed_follows_the_mean_and_the_spread():
+    assert seeds_needed(3.0, 1.0) == "3"  # 2 seeds: t(0.95, 1) / sqrt 2 = 4.46 > 3; 3 seeds: 1.69 < 3
+    assert seeds_needed(1.0, 1.0) == "5"  # 4 seeds: 1.18 > 1; 5 seeds: 0.95 < 1
+    assert int(seeds_needed(0.5, 1.0)) > int(seeds_needed(1.0, 1.0))  # half the mean, about 4x the seeds
+    assert seeds_needed(0.0, 1.0) == "never (mean margin 0)" and seeds_needed(2.0, 0.0) == "2"
+    assert seeds_needed(0.001, 1.0) == "more than 1000"
+    mean, sd = 1.0, 1.0
+    n = int(seeds_needed(mean, sd))
+    assert judge([mean + sd * z for z in spread(n)]).word == "holds"          # at n seeds the bound clears 0
+    assert judge([mean + sd * z for z in spread(n - 1)]).word == "inconclusive"  # and one fewer does not
+
+
+def spread(n: int) -> list[float]:
+    """n values of mean 0 and sample standard deviation exactly 1."""
+    import statistics
+
+    raw = [i - (n - 1) / 2 for i in range(n)]
+    sd = statistics.stdev(raw)
+    return [v / sd for v in raw]

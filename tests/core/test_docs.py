@@ -19,7 +19,8 @@ def reports(tmp_path):
         "# Table 5.2: Recall@K\n\nScale: **mini**.\n\n| configuration | old recall@1 |\n|---|---|\n"
         "| base | 53.10 ± 2.80 (79.41) |\n")
     pd.DataFrame([{"id": "a_claim", "chapter": "5", "table": "table_5_2", "claim": "x | y", "verdict": "holds",
-                   "seeds_holding": "3/3", "margin": 1.0, "margin_seed_0": 0.5, "margin_seed_1": 1.5,
+                   "seeds_holding": "3/3", "margin": 1.0, "bound_low": 0.16, "bound_high": 1.84,
+                   "seeds_needed": "3", "margin_seed_0": 0.5, "margin_seed_1": 1.5,
                    "margin_seed_2": 1.0},
                   {"id": "other", "chapter": "6", "table": "table_6_1", "claim": "z", "verdict": "fails",
                    "seeds_holding": "0/3", "margin": -1, "margin_seed_0": -1, "margin_seed_1": -1,
@@ -42,7 +43,7 @@ def test_blocks_are_rewritten_from_the_reports_and_the_prose_is_kept(tmp_path, r
     assert text.startswith("Prose before.") and "\nBetween.\n" in text and text.endswith("After.\n")
     assert "stale 99.9" not in text and "| base | 53.10 ± 2.80 (79.41) |" in text
     assert "seeds 0, 1, 2, on a test machine" in text and "from commit `" in text  # where the numbers came from
-    assert "| x / y (`a_claim`) | table_5_2 | holds | 3/3 | 0.5 | 1.5 | 1.0 |" in text  # chapter 5 only
+    assert "| x / y (`a_claim`) | table_5_2 | holds | 3/3 | 0.16 to 1.84 | 3 | 0.5 | 1.5 | 1.0 |" in text  # ch. 5 only
     assert "`other`" not in text.split("<!-- results: verdicts -->")[0]
     assert "12.5 images/s" in text
     assert write_results(config, reports, docs, machine="a test machine") == []  # the same twice: nothing changes

@@ -8,6 +8,9 @@ as a check of its encoding, on the thesis's own numbers.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -177,9 +180,79 @@ def seed_columns(table: pd.DataFrame) -> list[str]:
     return [c for c in table.columns if c.startswith("seed_")] or ["reproduced"]
 
 
-def verdict(holds: list[bool]) -> str:
-    """`holds` / `fails` only when every seed agrees, else `inconclusive`;
-    with one seed the verdict says so."""
+CONFIDENCE = 0.95   # the one-sided level of the bound a verdict rests on: a 5 % false-verdict rate per claim
+MOST_SEEDS = 1000   # seeds_needed past this is reported as more
+
+
+@lru_cache(maxsize=None)
+def t_quantile(degrees: int) -> float:
+    """The one-sided CONFIDENCE quantile of Student's t with `degrees` degrees of freedom."""
+    from scipy.stats import t  # imported here: loading the claims module stays light
+
+    return float(t.ppf(CONFIDENCE, degrees))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A claim's verdict over its seeds' margins and what it rests on."""
+    word: str                 # holds / fails / inconclusive; "holds (1 seed)" / "fails (1 seed)": sign only
+    n_seeds: int
+    bound_low: float | None   # one-sided 95 % t bounds on the mean margin (None with one seed)
+    bound_high: float | None
+    seeds_needed: str         # seeds at which the bound would clear 0 for the observed mean and spread
+
+
+def bound_half_width(sd: float, n: int) -> float:
+    return t_quantile(n - 1) * sd / math.sqrt(n)
+
+
+def seeds_needed(mean: float, sd: float, most: int = MOST_SEEDS) -> str:
+    """The fewest seeds (2 or more) at which a one-sided bound on a mean
+    margin of `mean`, with seed-to-seed standard deviation `sd`, would lie
+    on the side of 0 the mean is on: how many seeds the claim needs, if the
+    observed mean and spread are its true ones.  "never" for a mean of 0."""
+    if mean == 0:
+        return "never (mean margin 0)"
+    if sd == 0:
+        return "2"
+    n = 2
+    while bound_half_width(sd, n) >= abs(mean):
+        if n >= most:
+            return f"more than {most}"
+        n += 1
+    return str(n)
+
+
+def judge(margins: list[float], strict: bool = True) -> Verdict:
+    """The verdict on a claim's per-seed margins (positive where the claim
+    holds on that seed).  With n >= 2 seeds: a one-sided 95 % Student t bound
+    on the mean margin, mean ± t(0.95, n-1) · sd / √n; **holds** when the
+    lower bound is above 0, **fails** when the upper bound is below 0,
+    **inconclusive** when 0 lies between them.  A claim whose mean margin is
+    0 in truth is called holds (or fails) on at most 5 % of draws of seeds,
+    if the margins are independent across seeds and about normal.  `strict`:
+    a margin of exactly 0 fails the claim (greater-than relations); else it
+    holds (ties, tolerances).  With one seed there is no spread to bound:
+    the verdict is the margin's sign and says so."""
+    def clears(x: float) -> bool:
+        return x > 0 if strict else x >= 0
+
+    n = len(margins)
+    if n == 0:
+        raise ValueError("a verdict needs at least one seed's margin")
+    if n == 1:
+        return Verdict(f"{'holds' if clears(margins[0]) else 'fails'} (1 seed)", 1, None, None, "")
+    mean = sum(margins) / n
+    sd = math.sqrt(sum((m - mean) ** 2 for m in margins) / (n - 1))
+    half = bound_half_width(sd, n)
+    low, high = round(mean - half, 6) + 0.0, round(mean + half, 6) + 0.0
+    word = "holds" if clears(low) else "fails" if not clears(high) else "inconclusive"
+    return Verdict(word, n, low, high, seeds_needed(mean, sd))
+
+
+def unanimity(holds: list[bool]) -> str:
+    """The rule before the bound (kept for the stability measurement):
+    holds / fails only when every seed agrees, else inconclusive."""
     if all(holds) or not any(holds):
         word = "holds" if all(holds) else "fails"
         return word if len(holds) > 1 else f"{word} (1 seed)"
@@ -191,8 +264,14 @@ def chapter_of(table: str) -> str:
     return table.split("_")[1]
 
 
+def claim_strict(claim: dict) -> bool:
+    """Whether a margin of exactly 0 fails the claim (see STRICT)."""
+    kind = {"balanced": "extreme", "pairs_over_rows": "pairs"}.get(claim["type"], claim["type"])
+    return STRICT[kind]
+
+
 def check_claim(claim: dict, table: pd.DataFrame, scale: str = "thesis", tables: dict | None = None) -> dict:
-    """One claim on one table: the verdict over seeds, each seed's margin, the
+    """One claim on one table: the verdict over seeds (`judge`), each seed's margin, the
     numbers of the mean, and the check on the thesis's own numbers against
     what the claim expects there (`expect_on_thesis`, default holds).  A claim
     with `judged_at` is judged on the reproduction only at those scales (a
@@ -210,9 +289,11 @@ def check_claim(claim: dict, table: pd.DataFrame, scale: str = "thesis", tables:
         try:
             per_seed = {c: evaluate(claim, table, c, scale, tables) for c in seed_columns(table)}
             _, mean_margin, numbers = evaluate(claim, table, "reproduced", scale, tables)
-            record.update(verdict=verdict([holds for holds, _, _ in per_seed.values()]),
+            judged = judge([margin for _, margin, _ in per_seed.values()], strict=claim_strict(claim))
+            record.update(verdict=judged.word, n_seeds=judged.n_seeds,
                           seeds_holding=f"{sum(h for h, _, _ in per_seed.values())}/{len(per_seed)}",
-                          margin=mean_margin, numbers=numbers,
+                          margin=mean_margin, bound_low=judged.bound_low, bound_high=judged.bound_high,
+                          seeds_needed=judged.seeds_needed, numbers=numbers,
                           **{f"margin_{c}": margin for c, (_, margin, _) in per_seed.items() if c != "reproduced"})
         except KeyError as missing:  # a row the claim needs is not in this table's config
             record.update(verdict="n/a", seeds_holding="", margin=None, numbers=f"not in the table: {missing}")
@@ -228,8 +309,9 @@ def check_claim(claim: dict, table: pd.DataFrame, scale: str = "thesis", tables:
     return record
 
 
-COLUMNS = ["id", "chapter", "table", "claim", "verdict", "seeds_holding", "margin", "numbers", "thesis",
-           "thesis_numbers", "thesis_expected", "thesis_as_expected"]
+HEAD_COLUMNS = ["id", "chapter", "table", "claim", "verdict", "n_seeds", "seeds_holding", "margin", "bound_low",
+                "bound_high", "seeds_needed"]   # then margin_seed_<s> per seed, then TAIL_COLUMNS
+TAIL_COLUMNS = ["numbers", "thesis", "thesis_numbers", "thesis_expected", "thesis_as_expected"]
 
 
 def figure_data(config: dict) -> dict[str, tuple[list[str], str]]:
@@ -249,24 +331,36 @@ def figure_table(columns: tuple[list[str], str], data: pd.DataFrame) -> pd.DataF
     return seeds.assign(reproduced=seeds.mean(axis=1), thesis=float("nan")).reset_index()
 
 
-def check_claims(table_csvs: list[Path], out: Path, scale: str = "thesis",
-                 figures: dict[str, tuple[list[str], str]] | None = None) -> pd.DataFrame:
-    """reports/<scale>/claims.csv: a row per claim whose table was built;
-    `margin` is on the mean over seeds, `margin_seed_<s>` per seed
-    (percentage points; a ratio for figure_7_8_noise's degradation).
-    `table_csvs` may hold figures' data CSVs too (reports/<scale>/figures/
-    <figure>.csv), named like tables by their stem, with `figures` saying how
-    to read each (`figure_data`).  `scale`: the scale the tables were
-    measured at (per-scale tolerances, `judged_at`)."""
+def read_tables(table_csvs: list[Path], figures: dict[str, tuple[list[str], str]] | None = None) -> dict:
+    """Table CSVs (and figures' data CSVs in a table's shape, `figure_table`) by name."""
     figures = figures or {}
     tables = {path.stem: pd.read_csv(path) for path in table_csvs}
-    tables = {name: figure_table(figures[name], frame) if name in figures else frame
-              for name, frame in tables.items()}
+    return {name: figure_table(figures[name], frame) if name in figures else frame for name, frame in tables.items()}
+
+
+def judge_tables(tables: dict[str, pd.DataFrame], scale: str = "thesis") -> pd.DataFrame:
+    """A row per claim whose table is in `tables`, in claims.csv's columns."""
     records = [check_claim(claim, tables[claim["table"]], scale, tables) for claim in load_claims()
                if claim["table"] in tables]
     frame = pd.DataFrame(records)
     seeds = sorted((c for c in frame.columns if c.startswith("margin_seed_")), key=lambda c: int(c.split("_")[-1]))
-    frame = frame.reindex(columns=COLUMNS[:7] + seeds + COLUMNS[7:])
+    frame = frame.reindex(columns=HEAD_COLUMNS + seeds + TAIL_COLUMNS)
+    frame["n_seeds"] = frame["n_seeds"].astype("Int64")
+    return frame
+
+
+def check_claims(table_csvs: list[Path], out: Path, scale: str = "thesis",
+                 figures: dict[str, tuple[list[str], str]] | None = None) -> pd.DataFrame:
+    """reports/<scale>/claims.csv: a row per claim whose table was built;
+    `verdict` by `judge` on the seeds' margins (`n_seeds` of them; the bounds
+    `bound_low`, `bound_high` and `seeds_needed` with it), `margin` on the
+    mean over seeds, `margin_seed_<s>` per seed (percentage points; a ratio
+    for figure_7_8_noise's degradation).  `table_csvs` may hold figures' data
+    CSVs too (reports/<scale>/figures/<figure>.csv), named like tables by
+    their stem, with `figures` saying how to read each (`figure_data`).
+    `scale`: the scale the tables were measured at (per-scale tolerances,
+    `judged_at`)."""
+    frame = judge_tables(read_tables(table_csvs, figures), scale)
     write_text(out, frame.to_csv(index=False))
     return frame
 

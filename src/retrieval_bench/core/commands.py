@@ -50,13 +50,31 @@ def _claims(args):
     from retrieval_bench.core.claims import check_claims, figure_data
 
     frame = check_claims([Path(p) for p in args.tables], Path(args.out), config["scale"], figure_data(config))
-    logging.info("claims over seeds %s: %s", config["seeds"],
+    logging.info("claims over seeds %s (one-sided 95%% bound on the mean margin): %s", config["seeds"],
                  ", ".join(f"{n} {v}" for v, n in frame["verdict"].value_counts().items()))
 
 
 def _claims_arguments(p):
     p.add_argument("--tables", nargs="+", required=True, help="table CSVs and the figure data CSVs claims read")
     p.add_argument("--out", required=True)
+
+
+def _verdict_stability(args):
+    config = setup(args)
+    from retrieval_bench.core.claims import figure_data
+    from retrieval_bench.core.docs import machine_name
+    from retrieval_bench.core.stability import summary, write_stability
+
+    frame = write_stability([Path(p) for p in args.tables], Path(args.out), config["scale"], figure_data(config),
+                            args.machine or machine_name())
+    logging.info("verdict stability:\n%s", summary(frame).to_string(index=False))
+
+
+def _verdict_stability_arguments(p):
+    p.add_argument("--tables", nargs="+", required=True,
+                   help="table and figure data CSVs built with 2 or more seeds (their halves are compared)")
+    p.add_argument("--out", default="reports/mini/verdict_stability.md")
+    p.add_argument("--machine", help="the machine the tables were measured on (default: this one's CPU)")
 
 
 def _report(args):
@@ -92,6 +110,8 @@ COMMANDS = [
     Command("table", "one thesis table, reproduced next to the thesis numbers", _table, _table_arguments),
     Command("figure", "one thesis figure as a PNG file, with its numbers as CSV", _figure, _figure_arguments),
     Command("claims", "check the thesis's claims on the tables", _claims, _claims_arguments),
+    Command("verdict-stability", "judge the claims on two disjoint halves of the seeds and on all of them, by "
+            "the bound rule and by unanimity", _verdict_stability, _verdict_stability_arguments),
     Command("report", "the HTML report", _report, _report_arguments),
     Command("docs", "rewrite the result blocks of docs/*.md from a reports folder (commit, seeds, machine named)",
             _docs, _docs_arguments),

@@ -4,7 +4,7 @@ from a reports folder, never typed.
 A docs page marks each block it wants filled:
 
     <!-- results: table table_5_2 -->       the table as the reports folder has it (reproduced ± std (thesis))
-    <!-- results: claims 5 -->              every claim of chapter 5: verdict, seeds holding, margins
+    <!-- results: claims 5 -->              every claim of chapter 5: verdict, seeds holding, bounds, margins
     <!-- results: verdicts -->              holds / fails / inconclusive / n/a per chapter
     <!-- results: file benchmark.md -->     a file of the reports folder, as it is
     <!-- results: configuration -->         the config keys, from the assembled schema
@@ -80,11 +80,14 @@ def claims_block(reports: Path, chapter: str) -> str:
     frame = _claims(reports)
     frame = frame[frame["chapter"] == chapter]
     seeds = [c for c in frame.columns if c.startswith("margin_seed_")]
-    header = ["claim", "table", "verdict", "seeds holding", *[f"margin seed {c.rsplit('_', 1)[1]}" for c in seeds]]
+    header = ["claim", "table", "verdict", "seeds holding", "95 % bounds", "seeds needed",
+              *[f"margin seed {c.rsplit('_', 1)[1]}" for c in seeds]]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in frame.itertuples(index=False):
         text = str(row.claim).replace("|", "/").replace("\n", " ")
+        low, high = getattr(row, "bound_low", ""), getattr(row, "bound_high", "")  # "": one seed, or older CSVs
         cells = [f"{text} (`{row.id}`)", row.table, row.verdict, row.seeds_holding or "-",
+                 f"{low} to {high}" if low else "-", getattr(row, "seeds_needed", "") or "-",
                  *[getattr(row, c) or "-" for c in seeds]]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

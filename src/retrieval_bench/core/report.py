@@ -133,10 +133,17 @@ def claims_section(claims: Path) -> str:
     counts = verdict_counts(frame)
     counts.index = [f"Chapter {c}" for c in counts.index]
     margins = ", ".join(c for c in frame.columns if c.startswith("margin_seed_")) or "margin"
-    return ("<h2 id='claims'>Claims</h2><p>The thesis's directional claims, judged on every seed: "
-            "<b>holds</b> or <b>fails</b> only when every seed agrees, else <b>inconclusive</b> "
-            "(one seed: the verdict says so). Margins in the table's unit (percentage points; ratios for "
-            "α): how far the relation is from "
+    n_seeds = sorted({c.removeprefix("margin_seed_") for c in frame.columns if c.startswith("margin_seed_")},
+                     key=int)
+    rests_on = f"{len(n_seeds)} seed{'s' if len(n_seeds) != 1 else ''}" if n_seeds else "the mean"
+    return ("<h2 id='claims'>Claims</h2><p>The thesis's directional claims, judged on the margins of "
+            f"{html.escape(rests_on)} (<code>n_seeds</code> per claim): <b>holds</b> when a one-sided 95 % "
+            "Student t bound on the mean margin (<code>bound_low</code>) is above 0, <b>fails</b> when the other "
+            "bound (<code>bound_high</code>) is below 0, else <b>inconclusive</b>: a claim whose true mean margin "
+            "is 0 is called holds or fails on at most 5 % of draws of seeds. One seed has no spread to bound: its "
+            "verdict is the margin's sign and says so. <code>seeds_needed</code>: the seeds at which the bound "
+            "would clear 0 for the observed mean and spread. Margins in the table's unit (percentage points; "
+            "ratios for α): how far the relation is from "
             f"flipping, positive where it holds ({html.escape(margins)}; <code>margin</code>: on the mean). "
             "<code>thesis</code>: the same check on the thesis's own numbers, a check of the encoding "
             "(<code>n/a</code> where the thesis has none, as for its figures); <code>thesis_expected</code> "
