@@ -59,7 +59,10 @@ def test_tables_of_one_seed_are_refused_with_the_fix(tmp_path):
 def test_the_measurement_is_written_as_markdown_and_csv(tmp_path):
     path = tmp_path / "table_5_2.csv"
     table_5_2(SIX_SEEDS).to_csv(path, index=False)
-    write_stability([path], tmp_path / "stability.md", "mini", {}, "a test machine")
+    statistics = tmp_path / "table_5_1.csv"  # dataset statistics: no seeds, kept as they are
+    pd.DataFrame([{"protocol": "cub_onestep", "class_group": "old", "split": "test", "images": 10}]).to_csv(
+        statistics, index=False)
+    write_stability([path, statistics], tmp_path / "stability.md", "mini", {}, "a test machine")
     text = (tmp_path / "stability.md").read_text()
     assert text.startswith("Measured on a test machine.") and "(`joint_upper_bound_cub`)" in text
     assert set(pd.read_csv(tmp_path / "stability.csv").id) >= {"joint_upper_bound_cub", "ours_keeps_most_cub"}

@@ -47,25 +47,27 @@ def _old_rule(seeds_holding: str) -> str:
 def stability(tables: dict[str, pd.DataFrame], scale: str) -> pd.DataFrame:
     """A row per claim: its verdicts on the first half, the second half and
     all of its table's seeds, by the bound rule and by unanimity."""
-    few = sorted(name for name, t in tables.items() if len(seed_columns(t)) < 2)  # ["reproduced"]: no seeds
-    if few:
-        raise ValueError(f"tables with fewer than 2 seeds cannot be split in halves: {', '.join(few)}; "
+    # a table without seed columns (dataset statistics) has no margins to split: it is kept as it is
+    measured = {name for name, t in tables.items() if any(c.startswith("seed_") for c in t.columns)}
+    few = sorted(name for name in measured if len(seed_columns(tables[name])) < 2)
+    if few or not measured:
+        raise ValueError(f"tables with fewer than 2 seeds cannot be split in halves: {', '.join(few) or 'all'}; "
                          f"build them with more seeds: snakemake --cores 2 --config 'seeds=[0,1,2,3,4]' ...")
     picks = {"first": lambda s: halves(s)[0], "second": lambda s: halves(s)[1], "all": lambda s: s}
     frames = {}
     for part, pick in picks.items():
-        frames[part] = judge_tables({name: with_seeds(t, pick(seed_columns(t))) for name, t in tables.items()},
-                                    scale).set_index("id")
+        frames[part] = judge_tables({name: with_seeds(t, pick(seed_columns(t))) if name in measured else t
+                                     for name, t in tables.items()}, scale).set_index("id")
     out = frames["all"][["chapter", "claim"]].copy()
     for part, frame in frames.items():
         out[f"seeds_{part}"] = frame["seeds_holding"].str.split("/").str[1].fillna("")
         out[f"bound_{part}"] = frame["verdict"]
         out[f"unanimity_{part}"] = frame["seeds_holding"].fillna("").map(_old_rule)
     out["seeds_needed"] = frames["all"]["seeds_needed"]
-    first_seeds = {name: halves(seed_columns(t))[0] for name, t in tables.items()}
-    out["first_half"] = [", ".join(s.removeprefix("seed_") for s in first_seeds[t]) for t in frames["all"]["table"]]
-    second_seeds = {name: halves(seed_columns(t))[1] for name, t in tables.items()}
-    out["second_half"] = [", ".join(s.removeprefix("seed_") for s in second_seeds[t]) for t in frames["all"]["table"]]
+    for part, which in (("first_half", 0), ("second_half", 1)):
+        seeds = {name: ", ".join(s.removeprefix("seed_") for s in halves(seed_columns(tables[name]))[which])
+                 for name in measured}
+        out[part] = [seeds.get(table, "") for table in frames["all"]["table"]]
     return out[out["bound_all"] != "n/a"].reset_index()
 
 
