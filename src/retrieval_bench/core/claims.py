@@ -82,6 +82,12 @@ STRICT = {"extreme": False, "greater": True, "monotonic": True, "least_degradati
           "closer": True, "similar": False, "approx": False, "difference": False, "pairs": True, "drops": True}
 
 
+def clears(margin: float, strict: bool) -> bool:
+    """Whether a margin (or a bound on one) is on the holding side of 0: above
+    it for a strict relation, at or above it where a tie holds."""
+    return margin > 0 if strict else margin >= 0
+
+
 def evaluate(claim: dict, table: pd.DataFrame, column: str, scale: str = "thesis",
              tables: dict | None = None) -> tuple[bool, float, str]:
     """(holds, margin, the numbers it rests on) for one claim on one column of
@@ -171,7 +177,7 @@ def evaluate(claim: dict, table: pd.DataFrame, column: str, scale: str = "thesis
     else:
         raise ValueError(f"unknown claim type {kind!r} in claims.yaml")
     margin = round(margin, 6) + 0.0  # the table's rounding, not float noise, decides a tie
-    return (margin > 0 if STRICT[kind] else margin >= 0), margin, numbers
+    return clears(margin, STRICT[kind]), margin, numbers
 
 
 def seed_columns(table: pd.DataFrame) -> list[str]:
@@ -234,19 +240,16 @@ def judge(margins: list[float], strict: bool = True) -> Verdict:
     a margin of exactly 0 fails the claim (greater-than relations); else it
     holds (ties, tolerances).  With one seed there is no spread to bound:
     the verdict is the margin's sign and says so."""
-    def clears(x: float) -> bool:
-        return x > 0 if strict else x >= 0
-
     n = len(margins)
     if n == 0:
         raise ValueError("a verdict needs at least one seed's margin")
     if n == 1:
-        return Verdict(f"{'holds' if clears(margins[0]) else 'fails'} (1 seed)", 1, None, None, "")
+        return Verdict(f"{'holds' if clears(margins[0], strict) else 'fails'} (1 seed)", 1, None, None, "")
     mean = sum(margins) / n
     sd = math.sqrt(sum((m - mean) ** 2 for m in margins) / (n - 1))
     half = bound_half_width(sd, n)
     low, high = round(mean - half, 6) + 0.0, round(mean + half, 6) + 0.0
-    word = "holds" if clears(low) else "fails" if not clears(high) else "inconclusive"
+    word = "holds" if clears(low, strict) else "fails" if not clears(high, strict) else "inconclusive"
     return Verdict(word, n, low, high, seeds_needed(mean, sd))
 
 

@@ -50,3 +50,12 @@ def save_torch(obj, path) -> None:
 
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
+
+
+def markdown_table(frame) -> list[str]:
+    """A DataFrame as Markdown table lines: header, rule, a line per row ('|' in a cell becomes '/')."""
+    def cell(value) -> str:
+        return str(value).replace("|", "/")
+
+    return (["| " + " | ".join(map(cell, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+            + ["| " + " | ".join(map(cell, row)) + " |" for row in frame.itertuples(index=False)])

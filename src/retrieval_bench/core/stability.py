@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from retrieval_bench.core.claims import judge_tables, read_tables, seed_columns, unanimity
-from retrieval_bench.core.io import write_text
+from retrieval_bench.core.io import markdown_table, write_text
 
 
 def with_seeds(table: pd.DataFrame, seeds: list[str]) -> pd.DataFrame:
@@ -53,21 +53,22 @@ def stability(tables: dict[str, pd.DataFrame], scale: str) -> pd.DataFrame:
     if few or not measured:
         raise ValueError(f"tables with fewer than 2 seeds cannot be split in halves: {', '.join(few) or 'all'}; "
                          f"build them with more seeds: snakemake --cores 2 --config 'seeds=[0,1,2,3,4]' ...")
-    picks = {"first": lambda s: halves(s)[0], "second": lambda s: halves(s)[1], "all": lambda s: s}
-    frames = {}
-    for part, pick in picks.items():
-        frames[part] = judge_tables({name: with_seeds(t, pick(seed_columns(t))) if name in measured else t
-                                     for name, t in tables.items()}, scale).set_index("id")
+    parts = {}  # table -> part -> its seed columns
+    for name in measured:
+        first, second = halves(seed_columns(tables[name]))
+        parts[name] = {"first": first, "second": second, "all": seed_columns(tables[name])}
+    frames = {part: judge_tables({name: with_seeds(t, parts[name][part]) if name in parts else t
+                                  for name, t in tables.items()}, scale).set_index("id")
+              for part in ("first", "second", "all")}
     out = frames["all"][["chapter", "claim"]].copy()
     for part, frame in frames.items():
-        out[f"seeds_{part}"] = frame["seeds_holding"].str.split("/").str[1].fillna("")
+        out[f"seeds_{part}"] = frame["n_seeds"].astype("string").fillna("")
         out[f"bound_{part}"] = frame["verdict"]
         out[f"unanimity_{part}"] = frame["seeds_holding"].fillna("").map(_old_rule)
     out["seeds_needed"] = frames["all"]["seeds_needed"]
-    for part, which in (("first_half", 0), ("second_half", 1)):
-        seeds = {name: ", ".join(s.removeprefix("seed_") for s in halves(seed_columns(tables[name]))[which])
-                 for name in measured}
-        out[part] = [seeds.get(table, "") for table in frames["all"]["table"]]
+    for part in ("first", "second"):
+        out[f"{part}_half"] = [", ".join(s.removeprefix("seed_") for s in parts[table][part]) if table in parts
+                               else "" for table in frames["all"]["table"]]
     return out[out["bound_all"] != "n/a"].reset_index()
 
 
@@ -99,17 +100,12 @@ def summary(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def markdown(frame: pd.DataFrame, machine: str) -> str:
-    def table(df: pd.DataFrame) -> list[str]:
-        lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
-        return lines + ["| " + " | ".join(str(v).replace("|", "/") for v in row) + " |"
-                        for row in df.itertuples(index=False)]
-
     per_claim = frame.assign(claim=frame["claim"].str.replace("\n", " ") + " (`" + frame["id"] + "`)")[
         ["chapter", "claim", "bound_first", "bound_second", "bound_all", "seeds_all", "seeds_needed",
          "unanimity_first", "unanimity_second", "unanimity_all"]]
     per_claim.columns = ["chapter", "claim", "bound: first half", "bound: second half", "bound: all seeds", "seeds",
                          "seeds needed", "unanimity: first half", "unanimity: second half", "unanimity: all seeds"]
-    return "\n".join([f"Measured on {machine}.", "", *table(summary(frame)), "", *table(per_claim)])
+    return "\n".join([f"Measured on {machine}.", "", *markdown_table(summary(frame)), "", *markdown_table(per_claim)])
 
 
 def write_stability(table_csvs: list[Path], out: Path, scale: str, figures: dict, machine: str) -> pd.DataFrame:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from retrieval_bench.core import registry
 from retrieval_bench.core.config import scale_block
-from retrieval_bench.core.io import write_text
+from retrieval_bench.core.io import markdown_table, write_text
 from retrieval_bench.core.reference import thesis_table
 
 
@@ -167,6 +167,4 @@ def markdown(config: dict, table: str, frame: pd.DataFrame) -> str:
                   "context, not targets. Compare the patterns (who forgets, who keeps the old classes), "
                   "not the absolute values.", ""]
     w = kind.wide(frame).reset_index()
-    lines += ["| " + " | ".join(map(str, w.columns)) + " |", "|" + "---|" * len(w.columns)]
-    lines += ["| " + " | ".join(map(str, row)) + " |" for row in w.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + markdown_table(w)) + "\n"
