@@ -190,10 +190,10 @@ def test_reference_csvs_are_the_thesis_tables():
     assert thesis_table("table_7_base").set_index("set").value.to_dict() == {"s": 74.8, "u": 61.6, "H": 67.56}
     t75 = thesis_table("table_7_5").set_index(["configuration", "metric"]).value
     assert t75.to_dict() == {("noise", "inception_score"): 0.93, ("noise", "inception_score_split_std"): 0.01,
-                             ("noise", "fid"): 401, ("generated", "inception_score"): 3.09,
-                             ("generated", "inception_score_split_std"): 0.39, ("generated", "fid"): 198,
+                             ("noise", "frechet_distance"): 401, ("generated", "inception_score"): 3.09,
+                             ("generated", "inception_score_split_std"): 0.39, ("generated", "frechet_distance"): 198,
                              ("origin", "inception_score"): 5.24, ("origin", "inception_score_split_std"): 0.30,
-                             ("origin", "fid"): 0}
+                             ("origin", "frechet_distance"): 0}
 
 
 def thesis_tables() -> dict[str, pd.DataFrame]:
