@@ -142,8 +142,12 @@ class Correlation(Method):
         return terms
 
     def finish(self, context):
+        """Record Eq. 6.6's accuracy change of every task with estimation, and
+        of task 1 without it: a run with estimation may continue from another
+        configuration's task-1 run (Table 6.3's cases share f_1 through
+        `task_1_of`) and reads alpha^(1) from the model it starts from."""
         state = dict(context.state)
-        if self.estimation and context.task >= 1:
+        if self.estimation and context.task >= 1 or context.task == 1 and context.test_accuracy is not None:
             entry = self.accuracy_change(context)
             kept = [e for e in state.get("accuracy_changes", []) if e["task"] != entry["task"]]
             state["accuracy_changes"] = [*kept, entry]
