@@ -104,7 +104,9 @@ class Correlation(Method):
             missing = [s for s in range(1, t) if s not in changes]
             if missing:
                 raise ValueError(f"feature estimation at task {t} needs the accuracy changes of tasks {missing}, "
-                                 f"which the previous model does not carry (was it trained with estimation: true?)")
+                                 f"which the model it starts from does not carry: train that model again with "
+                                 f"this version (a correlation run records task 1's change; one trained before "
+                                 f"did not), e.g. snakemake --forcerun on its model.pt")
             self.ranges = [(changes[s]["drop"], changes[s]["gain"]) for s in range(t - 1, 0, -1)]
             self.weights = importance_weights(t, self.decay, self.importance)
         self.earlier = context.inputs.get("earlier_models", [])
