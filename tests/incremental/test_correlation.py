@@ -294,7 +294,8 @@ def test_case_c_continues_from_case_a_task_1_as_from_its_own(chain, tmp_path):
 
 def test_task_1_of_gives_a_configuration_another_ones_task_1_run():
     config = {"scale": "mini", "configurations": {
-        "corr": {"method": "correlation"}, "corr_fe": {"method": "correlation", "estimation": True, "task_1_of": "corr"},
+        "corr": {"method": "correlation"},
+        "corr_fe": {"method": "correlation", "estimation": True, "task_1_of": "corr"},
         "corr_2model": {"method": "correlation", "teachers": "all", "task_1_of": "corr"}},
         "scales": {"mini": {"protocols": {"p": {"dataset": "d", "split": {}, "groups": [4, 2, 2, 2]}}}}}
     assert plan.run_key(config, "p", 0, "corr_fe", 1) == "p/seed0/corr/task1"

@@ -119,7 +119,8 @@ def test_first_task_forgetting_is_judged_as_drops_on_the_thesis_numbers(tmp_path
     """L2399 speaks of forgetting: CUB from the base model to after Cars against Dogs from after Dogs
     (T7.1) to after Cars, not the three H levels after Cars (Cars has just been trained)."""
     frame = judged(thesis_tables(), tmp_path)
-    t71, t73 = (thesis_table(t).set_index(["configuration", "dataset", "set"]).value for t in ("table_7_1", "table_7_3"))
+    t71, t73 = (thesis_table(t).set_index(["configuration", "dataset", "set"]).value
+                for t in ("table_7_1", "table_7_3"))
     for configuration, cub_drop, dogs_drop in [("sft", 39.1, 28.5), ("dkd_bn_kl", 7.1, 5.1)]:
         assert 67.56 - t73[configuration, "cub", "H"] == pytest.approx(cub_drop, abs=0.1)
         assert t71[configuration, "dogs", "H"] - t73[configuration, "dogs", "H"] == pytest.approx(dogs_drop, abs=0.1)

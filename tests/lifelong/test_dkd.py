@@ -153,7 +153,8 @@ def test_the_frozen_teachers_batchnorm_mode_for_l_kd1(sequence, mode):
     context = _context(base)
     method.begin(context)
     running = {k: v.clone() for k, v in context.teacher.state_dict().items() if "running" in k}
-    images, labels = torch.rand(6, 3, 16, 16, generator=torch.Generator().manual_seed(0)), torch.tensor([5, 5, 6, 6, 7, 7])
+    images = torch.rand(6, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    labels = torch.tensor([5, 5, 6, 6, 7, 7])
     kd1 = method.loss_terms(context, images, labels)["kd1"].item()
     assert (kd1 == pytest.approx(0.0, abs=1e-10)) == (mode == "batch") and kd1 >= 0
     assert all(torch.equal(v, context.teacher.state_dict()[k]) for k, v in running.items())

@@ -55,7 +55,8 @@ def test_tables_show_seen_unseen_and_h_beside_the_thesis(finished):
     # Table 7.5: noise, generated, origin and the split-half floor
     frame = pd.read_csv(finished / "reports" / "mini" / "tables" / "table_7_5.csv")
     assert {"noise", "generated", "origin", "real_bootstrap"} <= set(frame.configuration)
-    assert frame.loc[(frame.configuration == "origin") & (frame.metric == "frechet_distance"), "reproduced"].tolist() == [0.0]
+    origin = (frame.configuration == "origin") & (frame.metric == "frechet_distance")
+    assert frame.loc[origin, "reproduced"].tolist() == [0.0]
 
 
 def test_sequences_share_their_runs_and_generation_is_cached_per_teacher(finished):

@@ -246,8 +246,8 @@ def generation_quality(split_frame: pd.DataFrame, data_root: Path, image_size: i
     log.info("real floor (two bootstrap resamples of the origin set): %.2f +- %.2f", floor, floor_spread)
     to_uint8 = lambda x: (x * 255).round().to(torch.uint8)  # noqa: E731
     return {
-        "rows": table, "real_bootstrap": floor, "real_bootstrap_std": floor_spread, "origin_images": n, "origin_classes": n_classes,
-        "judge": quality["judge"], "splits": splits, "seed": seed,
+        "rows": table, "real_bootstrap": floor, "real_bootstrap_std": floor_spread, "origin_images": n,
+        "origin_classes": n_classes, "judge": quality["judge"], "splits": splits, "seed": seed,
         "generation": {"batches": batches, "images_per_batch": per_batch, "settings": options,
                        "first_losses": _mean_losses(first) if first else {},
                        "last_losses": _mean_losses(last) if last else {}},
