@@ -46,7 +46,8 @@ def test_monotonic_and_missing_rows(tmp_path):
 def test_every_claim_names_its_table_and_a_known_type(claim):
     assert claim["table"].startswith(("table_5_", "table_6_", "table_7_", "figure_7_"))
     assert claim["type"] in {"extreme", "greater", "monotonic", "least_degradation", "closer", "similar", "approx",
-                             "difference", "pairs", "balanced", "pairs_over_rows", "drops"}
+                             "difference", "pairs", "balanced", "pairs_over_rows", "drops",
+                             "larger_drop"}
     assert claim.get("expect_on_thesis", "holds") in {"holds", "fails"}
 
 

@@ -241,3 +241,11 @@ def test_rows_that_would_be_silently_misread_are_rejected():
     with pytest.raises(cfg.ConfigError, match=r"figures\.figure_6_7_cub\.rows: row 'corr_t2' has `task`, which kind "
                                               r"forgetting does not read"):
         cfg.validate(config)
+
+
+@pytest.mark.parametrize("owner", ["nowhere", "ch6_l2", "corr_fe"])
+def test_task_1_of_names_a_configuration_of_the_same_method_that_trains_its_own(owner):
+    config = shipped()
+    config["configurations"]["corr_x2"]["task_1_of"] = owner  # unknown; another method; itself shared
+    with pytest.raises(cfg.ConfigError, match=rf"configurations\.corr_x2\.task_1_of: '{owner}' is not a configuration"):
+        cfg.validate(config)

@@ -79,3 +79,32 @@ def test_the_shipped_docs_have_no_stale_blocks():
         for match in BLOCK.finditer(page.read_text()):
             kind = match.group("what").split()[0]
             assert kind in ("table", "claims", "verdicts", "file", "configuration"), (page, kind)
+
+
+def test_each_block_names_the_seeds_it_rests_on(tmp_path, reports):
+    """A report may hold chapters built on different seeds: a table's stamp lists its own seed columns,
+    a chapter's claims the margins they have."""
+    (reports / "tables" / "table_5_2.csv").write_text("configuration,reproduced,seed_0\nbase,53.1,53.1\n")
+    claims = pd.read_csv(reports / "claims.csv")
+    claims.loc[claims.chapter == 5, ["margin_seed_1", "margin_seed_2"]] = None  # chapter 5 on seed 0 alone
+    claims.to_csv(reports / "claims.csv", index=False)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    page = docs / "page.md"
+    page.write_text("<!-- results: table table_5_2 -->\n<!-- /results -->\n<!-- results: claims 5 -->\n"
+                    "<!-- /results -->\n<!-- results: claims 6 -->\n<!-- /results -->\n")
+    write_results(cfg.load(ROOT / "config.yaml"), reports, docs, machine="m")
+    stamps = [line for line in page.read_text().splitlines() if line.startswith("*Written by")]
+    assert [stamp.split("seeds ")[1].split(", on")[0] for stamp in stamps] == ["0", "0", "0, 1, 2"]
+
+
+def test_an_optional_table_is_left_as_it_is_until_an_ablation_builds_it(tmp_path, reports):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    page = docs / "page.md"
+    page.write_text("<!-- results: table table_7_1_teacher_batch optional -->\nnot yet\n<!-- /results -->\n")
+    config = cfg.load(ROOT / "config.yaml")
+    assert write_results(config, reports, docs, machine="m") == []
+    (reports / "tables" / "table_7_1_teacher_batch.md").write_text("# Table 7.1, batch\n\n| a |\n|---|\n| 1 |\n")
+    assert write_results(config, reports, docs, machine="m") == [page]
+    assert "not yet" not in page.read_text() and "| 1 |" in page.read_text()

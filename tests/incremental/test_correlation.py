@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from retrieval_bench.core.config import method_of
 from retrieval_bench.studies.incremental import losses, plan
 from retrieval_bench.studies.incremental import train as train_module
 from retrieval_bench.studies.incremental.methods import TaskContext, build_method
@@ -219,7 +220,8 @@ def test_task_1_records_the_accuracy_change_and_trains_as_without_estimation(cha
     [entry] = fe["state"]["accuracy_changes"]
     assert entry["task"] == 1 and 0 < entry["acc_new_before"] < 1 and 0 < entry["acc_old_after"] < 1
     assert entry["gain"] == pytest.approx(entry["acc_new_after"] / entry["acc_new_before"] - 1)
-    assert "accuracy_changes" not in corr["state"]
+    # case (a)'s task 1 records alpha^(1) too, so case (c) can continue from it (task_1_of)
+    assert corr["state"]["accuracy_changes"] == fe["state"]["accuracy_changes"]
     # spec 7.B-15: case (c)'s task 1 is case (a)'s (measuring the accuracies changes no weight)
     assert all(torch.equal(fe["model"][k], corr["model"][k]) for k in fe["model"])
 
@@ -273,7 +275,37 @@ def test_the_accuracy_change_lands_in_the_metrics_json(chain, tmp_path, monkeypa
     assert entry["acc_new_after"] == pytest.approx(metrics["groups"]["1"]["map"])
     assert entry["acc_old_after"] == pytest.approx(metrics["groups"]["0"]["map"])
     evaluation.evaluate_model(config, split, "p", paths["corr1"], 1, tmp_path / "features2", out)
-    assert "accuracy_change" not in json.loads(out.read_text())
+    assert json.loads(out.read_text())["accuracy_change"] == metrics["accuracy_change"]  # same f_1, same change
+
+
+def test_case_c_continues_from_case_a_task_1_as_from_its_own(chain, tmp_path):
+    """Table 6.3 has one f_1 (L2162-2166): feature estimation at task 2 started from corr's task-1 model
+    reads the alpha^(1) that model carries and trains exactly as from its own task-1 model."""
+    folder, split, paths = chain
+    spec = spec_for(folder, split, 2, {"estimation": True}, epochs=1)
+    own = train_task(spec, paths["fe1"], tmp_path / "own.pt", tmp_path / "ck_own")["history"]
+    shared = train_task(spec, paths["corr1"], tmp_path / "shared.pt", tmp_path / "ck_shared")["history"]
+    losses_of = lambda history: [{k: v for k, v in h.items() if k not in ("seconds", "images_per_second")}  # noqa: E731
+                                 for h in history]
+    assert losses_of(own) == losses_of(shared) and shared[0]["corr_virtual"] > 0
+    a, b = load_checkpoint(tmp_path / "own.pt"), load_checkpoint(tmp_path / "shared.pt")
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+
+
+def test_task_1_of_gives_a_configuration_another_ones_task_1_run():
+    config = {"scale": "mini", "configurations": {
+        "corr": {"method": "correlation"},
+        "corr_fe": {"method": "correlation", "estimation": True, "task_1_of": "corr"},
+        "corr_2model": {"method": "correlation", "teachers": "all", "task_1_of": "corr"}},
+        "scales": {"mini": {"protocols": {"p": {"dataset": "d", "split": {}, "groups": [4, 2, 2, 2]}}}}}
+    assert plan.run_key(config, "p", 0, "corr_fe", 1) == "p/seed0/corr/task1"
+    assert plan.run_key(config, "p", 0, "corr_fe", 2) == "p/seed0/corr_fe/task2"
+    assert plan.init_path(config, "p", 0, "corr_fe", 2) == "results/mini/p/seed0/corr/task1/model.pt"
+    assert plan.metrics_path(config, plan.Run("case_c", "p", 0, "corr_fe", 1)) == \
+        "results/mini/metrics/p/seed0/corr/task1.json"
+    assert plan.method_inputs(config, "p", 0, "corr_2model", 3)["earlier_models"] == [
+        "results/mini/p/seed0/base/task0/model.pt", "results/mini/p/seed0/corr/task1/model.pt"]
+    assert method_of(config, "corr_fe") == ("correlation", {"estimation": True})  # not a hyper-parameter
 
 
 def test_earlier_models_are_declared_only_for_teachers_all():

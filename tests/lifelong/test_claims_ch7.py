@@ -99,6 +99,35 @@ def test_drops_increase_or_decrease_from_task_to_task():
     assert evaluate({**fast_slow, "order": "decreasing"}, table, "reproduced")[:2] == (True, pytest.approx(5.6))
 
 
+def test_larger_drop_compares_forgetting_not_the_level_reached():
+    # CUB ends lowest (hard data set) but lost little; Dogs ends higher and lost more
+    before, after_dogs = cells({"sft": 50.0}), cells({"sft": 80.0}, dataset="dogs")
+    after_cars = pd.concat([cells({"sft": 45.0}), cells({"sft": 60.0}, dataset="dogs")])
+    claim = {"type": "larger_drop", "larger": [h("sft", table="table_7_base"), h("sft")],
+             "smaller": [h("sft", "dogs", table="table_7_1"), h("sft", "dogs")]}
+    tables = {"table_7_base": before, "table_7_1": after_dogs}
+    holds, margin, numbers = evaluate(claim, after_cars, "reproduced", tables=tables)
+    assert (holds, margin) == (False, -15.0)  # CUB lost 5, Dogs 20: the first task did not forget most
+    assert numbers == "sft (T7.base) 50.00 -> sft 45.00 (drop 5.00); sft (T7.1) 80.00 -> sft 60.00 (drop 20.00)"
+    swapped = {**claim, "larger": claim["smaller"], "smaller": claim["larger"]}
+    assert evaluate(swapped, after_cars, "reproduced", tables=tables)[:2] == (True, 15.0)
+    tie = pd.concat([cells({"sft": 30.0}), cells({"sft": 60.0}, dataset="dogs")])
+    assert evaluate(claim, tie, "reproduced", tables=tables)[:2] == (False, 0.0)  # strict: equal drops
+
+
+def test_first_task_forgetting_is_judged_as_drops_on_the_thesis_numbers(tmp_path):
+    """L2399 speaks of forgetting: CUB from the base model to after Cars against Dogs from after Dogs
+    (T7.1) to after Cars, not the three H levels after Cars (Cars has just been trained)."""
+    frame = judged(thesis_tables(), tmp_path)
+    t71, t73 = (thesis_table(t).set_index(["configuration", "dataset", "set"]).value
+                for t in ("table_7_1", "table_7_3"))
+    for configuration, cub_drop, dogs_drop in [("sft", 39.1, 28.5), ("dkd_bn_kl", 7.1, 5.1)]:
+        assert 67.56 - t73[configuration, "cub", "H"] == pytest.approx(cub_drop, abs=0.1)
+        assert t71[configuration, "dogs", "H"] - t73[configuration, "dogs", "H"] == pytest.approx(dogs_drop, abs=0.1)
+        claim = "t73_first_task_forgets_most_" + ("sft" if configuration == "sft" else "dkd")
+        assert frame.loc[claim, "margin"] == pytest.approx(cub_drop - dogs_drop, abs=0.1)
+
+
 def test_pairs_over_rows_at_every_value_but_the_skipped():
     rows = [(0.0, 0.0, 0.0), (0.5, 0.30, 0.10), (1.0, 0.50, 0.45)]  # noise ratio, retrieval, classification
     table = pd.DataFrame([{"noise_ratio": r, "measure": m, "reproduced": v} for r, *values in rows
@@ -162,10 +191,10 @@ def test_reference_csvs_are_the_thesis_tables():
     assert thesis_table("table_7_base").set_index("set").value.to_dict() == {"s": 74.8, "u": 61.6, "H": 67.56}
     t75 = thesis_table("table_7_5").set_index(["configuration", "metric"]).value
     assert t75.to_dict() == {("noise", "inception_score"): 0.93, ("noise", "inception_score_split_std"): 0.01,
-                             ("noise", "fid"): 401, ("generated", "inception_score"): 3.09,
-                             ("generated", "inception_score_split_std"): 0.39, ("generated", "fid"): 198,
+                             ("noise", "frechet_distance"): 401, ("generated", "inception_score"): 3.09,
+                             ("generated", "inception_score_split_std"): 0.39, ("generated", "frechet_distance"): 198,
                              ("origin", "inception_score"): 5.24, ("origin", "inception_score_split_std"): 0.30,
-                             ("origin", "fid"): 0}
+                             ("origin", "frechet_distance"): 0}
 
 
 def thesis_tables() -> dict[str, pd.DataFrame]:

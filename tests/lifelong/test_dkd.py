@@ -143,6 +143,25 @@ def test_one_dkd_step_trains_each_model_with_its_own_terms_only(sequence):
     assert any(not torch.equal(v, context.student.trunk.state_dict()[k]) for k, v in student_bn.items())
 
 
+@pytest.mark.parametrize("mode", ["running", "batch"])
+def test_the_frozen_teachers_batchnorm_mode_for_l_kd1(sequence, mode):
+    """Student and frozen teacher share their weights at a task's first step.  With running statistics
+    (the default) L_kd1 is not 0 there, since the student normalises with the batch's; with
+    `teacher_batchnorm: batch` it is, and the teacher's running statistics stay as trained either way."""
+    root, split, trunk, base = sequence
+    method = build_method("dkd", distance="l2", teacher_batchnorm=mode, semantic=["triplet_sqeuclidean"])
+    context = _context(base)
+    method.begin(context)
+    running = {k: v.clone() for k, v in context.teacher.state_dict().items() if "running" in k}
+    images = torch.rand(6, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    labels = torch.tensor([5, 5, 6, 6, 7, 7])
+    kd1 = method.loss_terms(context, images, labels)["kd1"].item()
+    assert (kd1 == pytest.approx(0.0, abs=1e-10)) == (mode == "batch") and kd1 >= 0
+    assert all(torch.equal(v, context.teacher.state_dict()[k]) for k, v in running.items())
+    with pytest.raises(ValueError, match="teacher_batchnorm 'frozen'"):
+        build_method("dkd", teacher_batchnorm="frozen")
+
+
 def test_the_student_gets_no_gradient_from_the_on_the_fly_teachers_own_loss(sequence):
     root, split, trunk, base = sequence
     images, labels = torch.rand(6, 3, 16, 16), torch.tensor([5, 5, 6, 6, 7, 7])

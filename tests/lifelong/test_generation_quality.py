@@ -33,8 +33,8 @@ def test_inception_score_of_uniform_predictions_is_one():
 
 
 def test_inception_score_of_confident_predictions_spread_over_c_classes_is_c():
-    confident = np.tile(np.eye(7), (3, 1))  # each of the 3 splits: one image per class
-    mean, std = metrics.inception_score(confident, splits=3)
+    confident = np.tile(np.eye(7), (3, 1))  # in this order each of the 3 splits has one image per class
+    mean, std = metrics.inception_score(confident, splits=3, seed=None)
     assert mean == pytest.approx(7.0) and std == pytest.approx(0.0, abs=1e-9)
     # confident but always the same class: p(y|x) = p(y), no information
     assert metrics.inception_score(np.tile(np.eye(7)[:1], (21, 1)), splits=3)[0] == pytest.approx(1.0)
@@ -43,9 +43,40 @@ def test_inception_score_of_confident_predictions_spread_over_c_classes_is_c():
 def test_inception_score_spread_over_splits():
     # split 1: two classes, confident (IS 2); split 2: uniform over 4 (IS 1)
     p = np.vstack([np.eye(4)[[0, 1, 0, 1]], np.full((4, 4), 0.25)])
-    assert metrics.inception_score(p, splits=2) == pytest.approx((1.5, 0.5))
+    assert metrics.inception_score(p, splits=2, seed=None) == pytest.approx((1.5, 0.5))
     with pytest.raises(ValueError, match="splits"):
         metrics.inception_score(p, splits=9)
+
+
+def test_inception_score_of_a_set_sorted_by_class_is_taken_on_a_shuffle():
+    """Table 7.5's origin set is sorted by class: cut in order, each of 4 splits holds 2 of the 8 classes
+    and scores 2; the default (a seeded shuffle) sees all 8 classes in every split, as the whole set does."""
+    rng = np.random.default_rng(0)
+    sorted_by_class = np.repeat(np.eye(8) * 0.9 + 0.1 / 8, 40, axis=0) + rng.uniform(0, 1e-3, (320, 8))
+    sorted_by_class /= sorted_by_class.sum(1, keepdims=True)
+    whole_set = metrics.inception_score(sorted_by_class, splits=1)[0]
+    in_order = metrics.inception_score(sorted_by_class, splits=4, seed=None)[0]
+    shuffled, spread = metrics.inception_score(sorted_by_class, splits=4)
+    assert in_order < 0.5 * whole_set  # the deflated score the issue measured (2.13 against 7.62)
+    assert shuffled == pytest.approx(whole_set, rel=0.05) and spread < 0.05 * shuffled
+    assert metrics.inception_score(sorted_by_class, splits=4, seed=1) != (shuffled, spread)  # the seed draws it
+    assert metrics.inception_score(sorted_by_class, splits=4) == (shuffled, spread)  # and the same seed repeats it
+
+
+def test_bootstrap_floor_is_the_distance_of_two_real_sets_of_the_rows_size():
+    """Two independent sets of n from one Gaussian differ by a Fréchet distance that is pure finite-sample
+    bias; split halves (n/2 each) about double it, two bootstrap resamples of size n come close to it."""
+    rng = np.random.default_rng(0)
+    mixing = rng.normal(size=(16, 16)) / 4
+    draw = lambda m: rng.normal(size=(m, 16)) @ mixing  # noqa: E731
+    n = 320
+    independent = np.mean([metrics.frechet_distance(draw(n), draw(n)) for _ in range(20)])
+    origin = draw(n)
+    halves = np.mean([metrics.frechet_distance(*np.split(origin[rng.permutation(n)], 2)) for _ in range(20)])
+    floor, spread = metrics.bootstrap_floor(origin, seed=0, repeats=20)
+    assert halves > 1.6 * independent
+    assert floor == pytest.approx(independent, rel=0.25) and 0 < spread < floor
+    assert metrics.bootstrap_floor(origin, seed=0, repeats=20) == (floor, spread)
 
 
 def test_frechet_distance_of_identical_and_shifted_sets():
@@ -153,8 +184,8 @@ def test_generation_quality_rows_and_counts(data, judge):
     assert [row["configuration"] for row in result["rows"]] == ["noise", "generated", "origin"]
     rows = {row["configuration"]: row for row in result["rows"]}
     assert all(row["images"] == 36 for row in rows.values())
-    assert rows["origin"]["fid"] == pytest.approx(0.0, abs=1e-6 * rows["noise"]["fid"])
-    assert rows["noise"]["fid"] > result["real_split_half"] > 0
+    assert rows["origin"]["frechet_distance"] == pytest.approx(0.0, abs=1e-6 * rows["noise"]["frechet_distance"])
+    assert rows["noise"]["frechet_distance"] > result["real_bootstrap"] > 0 and result["real_bootstrap_std"] >= 0
     assert all(row["inception_score_mean"] >= 1 - 1e-9 and row["inception_score_std"] >= 0 for row in rows.values())
     assert result["generation"]["batches"] == 6 and result["generation"]["images_per_batch"] == 6
     assert set(result["generation"]["last_losses"]) == {"L_BN", "L_cluster", "total"}

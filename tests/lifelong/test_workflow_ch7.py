@@ -54,8 +54,9 @@ def test_tables_show_seen_unseen_and_h_beside_the_thesis(finished):
     assert set(frame.dataset) == {"dogs"} and "otf_teacher" in set(frame.configuration)
     # Table 7.5: noise, generated, origin and the split-half floor
     frame = pd.read_csv(finished / "reports" / "mini" / "tables" / "table_7_5.csv")
-    assert {"noise", "generated", "origin", "real_split_half"} <= set(frame.configuration)
-    assert frame.loc[(frame.configuration == "origin") & (frame.metric == "fid"), "reproduced"].tolist() == [0.0]
+    assert {"noise", "generated", "origin", "real_bootstrap"} <= set(frame.configuration)
+    origin = (frame.configuration == "origin") & (frame.metric == "frechet_distance")
+    assert frame.loc[origin, "reproduced"].tolist() == [0.0]
 
 
 def test_sequences_share_their_runs_and_generation_is_cached_per_teacher(finished):

@@ -79,7 +79,8 @@ def at_scale(value, scale: str) -> float:
 
 
 STRICT = {"extreme": False, "greater": True, "monotonic": True, "least_degradation": False,
-          "closer": True, "similar": False, "approx": False, "difference": False, "pairs": True, "drops": True}
+          "closer": True, "similar": False, "approx": False, "difference": False, "pairs": True, "drops": True,
+          "larger_drop": True}
 
 
 def clears(margin: float, strict: bool) -> bool:
@@ -162,6 +163,12 @@ def evaluate(claim: dict, table: pd.DataFrame, column: str, scale: str = "thesis
         sign = 1 if claim["order"] == "increasing" else -1
         margin = min(sign * (b - a) for a, b in zip(drops, drops[1:]))
         numbers = " -> ".join(f"{v:.2f}" for v in values) + "; drops " + ", ".join(f"{d:.2f}" for d in drops)
+    elif kind == "larger_drop":  # `larger`'s drop (from -> to) above `smaller`'s: forgetting, not level
+        (high_from, high_to), (low_from, low_to) = ([at(c) for c in claim[k]] for k in ("larger", "smaller"))
+        margin = (high_from - high_to) - (low_from - low_to)
+        numbers = "; ".join(f"{label(cells[0])} {a:.2f} -> {label(cells[1])} {b:.2f} (drop {a - b:.2f})"
+                            for cells, (a, b) in ((claim["larger"], (high_from, high_to)),
+                                                  (claim["smaller"], (low_from, low_to))))
     elif kind == "least_degradation":
         base = cell_value(table, {**claim["cell"], "configuration": "base", "task": 0}, column)
         drops = {}

@@ -161,7 +161,15 @@ def _check_references(config: dict) -> None:
         if entry["method"] not in registry.method_names():
             raise ConfigError(f"config key configurations.{cid}.method: unknown method {entry['method']!r}; "
                               f"known methods: {sorted(registry.method_names())}")
-        _check_method(f"configurations.{cid}", entry["method"], {k: v for k, v in entry.items() if k != "method"})
+        _check_method(f"configurations.{cid}", entry["method"],
+                      {k: v for k, v in entry.items() if k not in ("method", SHARED_TASK_1)})
+        owner = entry.get(SHARED_TASK_1)
+        if owner is not None and (owner not in config["configurations"]
+                                  or config["configurations"][owner]["method"] != entry["method"]
+                                  or SHARED_TASK_1 in config["configurations"][owner]):
+            raise ConfigError(f"config key configurations.{cid}.{SHARED_TASK_1}: {owner!r} is not a configuration "
+                              f"of the same method ({entry['method']}) that trains its own task 1; name one, or "
+                              f"remove the key to train task 1 here")
     if config["scale"] not in config["scales"]:
         raise ConfigError(f"config key scales.{config['scale']}: missing, but scale: {config['scale']} selects it")
     for scale_name, scale in config["scales"].items():
@@ -177,7 +185,7 @@ def _check_references(config: dict) -> None:
             override = scale.get("overrides", {}).get(cid, {})
             try:
                 registry.method_class(entry["method"]).check_values(
-                    {**{k: v for k, v in entry.items() if k != "method"}, **override})
+                    {**{k: v for k, v in entry.items() if k not in ("method", SHARED_TASK_1)}, **override})
             except ValueError as e:
                 where = f"configurations.{cid}" + (f" with scales.{scale_name}.overrides.{cid}" if override else "")
                 raise ConfigError(f"config key {where}: {e}") from None
@@ -313,7 +321,16 @@ def method_of(config: dict, configuration: str) -> tuple[str, dict]:
         return "joint", {}
     entry = dict(config["configurations"][configuration])
     entry.update(scale_block(config).get("overrides", {}).get(configuration, {}))
+    entry.pop(SHARED_TASK_1, None)  # a key of the plan, not a hyper-parameter
     return entry.pop("method"), entry
+
+
+SHARED_TASK_1 = "task_1_of"  # configurations.X.task_1_of: Y  ->  X's task-1 run is Y's (one f_1, Table 6.3)
+
+
+def task_1_owner(config: dict, configuration: str) -> str:
+    """The configuration whose task-1 run `configuration` continues from (itself unless `task_1_of` names one)."""
+    return (config["configurations"].get(configuration) or {}).get(SHARED_TASK_1, configuration)
 
 
 def digest(config: dict) -> str:

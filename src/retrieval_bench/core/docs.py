@@ -8,6 +8,7 @@ A docs page marks each block it wants filled:
     <!-- results: verdicts -->              holds / fails / inconclusive / n/a per chapter
     <!-- results: file benchmark.md -->     a file of the reports folder, as it is
     <!-- results: configuration -->         the config keys, from the assembled schema
+    <!-- results: table t optional -->      a table an ablation builds: left as it is while not built
 
 and the command replaces everything up to the next `<!-- /results -->` with
 the block, headed by where it came from (commit, seeds, scale, machine).
@@ -42,20 +43,30 @@ def machine_name() -> str:
     return f"{cpu}, {cores} cores"
 
 
-def provenance(config: dict, reports: Path, machine: str) -> str:
+def provenance(config: dict, reports: Path, machine: str, what: str = "") -> str:
     from retrieval_bench.core.report import git_commit
 
     return (f"*Written by `python -m retrieval_bench docs --reports {reports}` on {date.today().isoformat()} "
             f"from commit `{git_commit(Path('.'))}`, scale {config['scale']}, seeds "
-            f"{', '.join(map(str, _seeds(reports) or config['seeds']))}, on {machine}.*")
+            f"{', '.join(map(str, _seeds(reports, what) or config['seeds']))}, on {machine}.*")
 
 
-def _seeds(reports: Path) -> list[int]:
+def _seeds(reports: Path, what: str = "") -> list[int]:
+    """The seeds a block rests on: a table's own seed columns, the margins a
+    chapter's claims have, else every margin column of claims.csv (a report
+    may hold chapters built on different seeds)."""
+    words = what.split()
+    if words[:1] == ["table"] and (reports / "tables" / f"{words[1]}.csv").is_file():
+        columns = pd.read_csv(reports / "tables" / f"{words[1]}.csv", nrows=0).columns
+        return sorted(int(c.removeprefix("seed_")) for c in columns if c.startswith("seed_"))
     claims = reports / "claims.csv"
     if not claims.is_file():
         return []
-    columns = pd.read_csv(claims, nrows=0).columns
-    return sorted(int(c.removeprefix("margin_seed_")) for c in columns if c.startswith("margin_seed_"))
+    frame = pd.read_csv(claims, keep_default_na=False, dtype=str)
+    if words[:1] == ["claims"]:
+        frame = frame[frame["chapter"] == words[1]]
+    return sorted(int(c.removeprefix("margin_seed_")) for c in frame.columns
+                  if c.startswith("margin_seed_") and (frame[c] != "").any())
 
 
 def table_block(reports: Path, table: str) -> str:
@@ -151,15 +162,19 @@ def render(what: str, reports: Path) -> str:
 
 def write_results(config: dict, reports: Path, docs: Path, machine: str | None = None) -> list[Path]:
     """Rewrite every marked block of docs/*.md from `reports`; returns the pages changed."""
-    stamp = provenance(config, reports, machine or machine_name())
+    machine = machine or machine_name()
     changed = []
     for page in sorted(docs.glob("*.md")):
         text = page.read_text()
 
         def fill(match) -> str:
             what = match.group("what").strip()
+            if what.endswith(" optional"):  # built by an ablation, not the main job: kept as it is until built
+                what = what.removesuffix(" optional")
+                if what.startswith("table ") and not (reports / "tables" / f"{what.split()[1]}.md").is_file():
+                    return match.group(0)
             body = render(what, reports)
-            head = "" if what == "configuration" else stamp + "\n\n"
+            head = "" if what == "configuration" else provenance(config, reports, machine, what) + "\n\n"
             return f"{match.group(1)}{head}{body}\n{match.group(4)}"
 
         new = BLOCK.sub(fill, text)

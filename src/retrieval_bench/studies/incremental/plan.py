@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from retrieval_bench.core import registry
-from retrieval_bench.core.config import method_of, rows_of, scale_block
+from retrieval_bench.core.config import method_of, rows_of, scale_block, task_1_owner
 from retrieval_bench.studies.incremental.protocol import form_of
 
 
@@ -102,8 +102,11 @@ def last_task(config: dict, protocol: str) -> int:
 
 def run_key(config: dict, protocol: str, seed: int, configuration: str, task: int) -> str:
     """`<protocol>/seed<seed>/<configuration>/task<task>`: one run, in every results tree
-    (under the protocol whose run it shares, `ProtocolForm.shared_protocol`)."""
+    (under the protocol whose run it shares, `ProtocolForm.shared_protocol`; a
+    configuration with `task_1_of` has the named configuration's task-1 run)."""
     protocol = form_of(config, protocol).shared_protocol(config, protocol, configuration, task)
+    if task == 1:
+        configuration = task_1_owner(config, configuration)
     return f"{protocol}/seed{seed}/{configuration}/task{task}"
 
 

@@ -76,7 +76,7 @@ def train_judge(args):
 
 
 def generation_quality(args):
-    """Table 7.5: Inception score and FID (or the judge network's stand-ins) of
+    """Table 7.5: Inception score and Fréchet distance (on the judge network) of
     the generator's noise, its generated images and the real origin images."""
     config = setup(args, torch_threads=True)
     from retrieval_bench.core.io import save_torch, write_json
@@ -157,7 +157,7 @@ COMMANDS = [
             generate_images, _generate_arguments),
     Command("train-judge", "Table 7.5 offline: train the judge network on the first dataset's real images",
             train_judge, _judge_arguments),
-    Command("generation-quality", "Table 7.5: Inception score and FID of noise, generated and real images",
+    Command("generation-quality", "Table 7.5: Inception score and Fréchet distance of noise, generated and real images",
             generation_quality, _quality_arguments),
     Command("noise-sensitivity", "Fig. 7.8(a, b): Recall@1 and old-class top-1 under Gaussian noise",
             noise_sensitivity, _noise_arguments),

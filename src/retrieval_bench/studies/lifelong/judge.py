@@ -1,13 +1,18 @@
 """Chapter 7's measurements of images rather than of retrieval runs: Table 7.5
-(Inception score and FID of images generated from a model's BatchNorm
-statistics) and Fig. 7.8(a, b) (Recall@1 and top-1 under Gaussian noise).
+(Inception score and Fréchet distance of images generated from a model's
+BatchNorm statistics) and Fig. 7.8(a, b) (Recall@1 and top-1 under Gaussian
+noise).
 
 Table 7.5 needs a judge network that no evaluated model is built from.  At
-thesis scale it is Inception-v3 on ImageNet (IS from its 1000-way softmax, FID
-from its 2048-d pool features); offline (spec 10.4) it is a `small_convnet`
-classifier trained here on the first dataset's real images, and the numbers
-are the same formulas on its outputs: comparable in order (noise > generated
-> real in FID), not in value, with the thesis.
+thesis scale it is torchvision's Inception-v3 on ImageNet (IS from its
+1000-way softmax, the Fréchet distance on its 2048-d pool features).  That is
+the thesis's FID formula but not pytorch-fid's FID network (a port of the
+2015 TensorFlow graph, other weights and pooling), so the column is named
+`frechet_distance`: comparable with the thesis's FID in order, not to the
+digit.  Offline (spec 10.4) the judge is a `small_convnet` classifier trained
+here on the first dataset's real images, and the numbers are the same
+formulas on its outputs: comparable in order (noise > generated > real), not
+in value, with the thesis.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from torch import nn
 from retrieval_bench.retrieval.metrics import recall_at_k, same_label
 from retrieval_bench.studies.incremental.measures import top1_accuracy
 from retrieval_bench.studies.lifelong.generation import IMAGENET_MEAN, IMAGENET_STD, generate_images, generation_options
-from retrieval_bench.studies.lifelong.measures import frechet_distance, inception_score
+from retrieval_bench.studies.lifelong.measures import bootstrap_floor, frechet_distance, inception_score
 from retrieval_bench.vision.loading import ImageSet
 from retrieval_bench.vision.models import EmbeddingNet
 
@@ -188,11 +193,14 @@ def _mean_losses(entries: list[dict]) -> dict:
 
 def generation_quality(split_frame: pd.DataFrame, data_root: Path, image_size: int, base_model: EmbeddingNet,
                        judge: nn.Module, generation: dict, quality: dict, seed: int = 0, device="cpu") -> dict:
-    """Table 7.5: Inception score and FID of the generator's initial Gaussian
+    """Table 7.5: Inception score and Fréchet distance of the generator's initial Gaussian
     noise, of the images it generates and of the real "origin" images (all
     images, train and test, of the first `origin_classes` seen classes of the
-    first dataset), FID against the origin set, plus the FD between two random
-    halves of the origin set (the floor a generated set can reach).
+    first dataset), the Fréchet distance to the origin set, plus the distance
+    between two bootstrap resamples of the origin set at its own size (the
+    floor a generated set of that size can reach).  The distance is taken on
+    the judge's pooled features: at thesis scale torchvision's ImageNet
+    Inception-v3, not pytorch-fid's FID network, hence its name.
 
     As many images are generated as the origin set has, in independent batches
     of clusters x per_cluster with the `generation` settings (the generator has
@@ -230,17 +238,16 @@ def generation_quality(split_frame: pd.DataFrame, data_root: Path, image_size: i
     reference = outputs["origin"][1]
     table = []
     for name, (probabilities, features) in outputs.items():
-        score, spread = inception_score(probabilities, splits)
+        score, spread = inception_score(probabilities, splits, seed=seed)  # shuffled: origin is sorted by class
         table.append({"configuration": name, "images": len(features), "inception_score_mean": score,
-                      "inception_score_std": spread, "fid": frechet_distance(features, reference)})
-        log.info("%s: IS %.3f +- %.3f, FID %.2f", name, score, spread, table[-1]["fid"])
-    order = np.random.default_rng(seed).permutation(n)
-    half = n // 2
-    floor = frechet_distance(reference[order[:half]], reference[order[half:2 * half]])
+                      "inception_score_std": spread, "frechet_distance": frechet_distance(features, reference)})
+        log.info("%s: IS %.3f +- %.3f, Fréchet distance %.2f", name, score, spread, table[-1]["frechet_distance"])
+    floor, floor_spread = bootstrap_floor(reference, seed=seed)
+    log.info("real floor (two bootstrap resamples of the origin set): %.2f +- %.2f", floor, floor_spread)
     to_uint8 = lambda x: (x * 255).round().to(torch.uint8)  # noqa: E731
     return {
-        "rows": table, "real_split_half": floor, "origin_images": n, "origin_classes": n_classes,
-        "judge": quality["judge"], "splits": splits, "seed": seed,
+        "rows": table, "real_bootstrap": floor, "real_bootstrap_std": floor_spread, "origin_images": n,
+        "origin_classes": n_classes, "judge": quality["judge"], "splits": splits, "seed": seed,
         "generation": {"batches": batches, "images_per_batch": per_batch, "settings": options,
                        "first_losses": _mean_losses(first) if first else {},
                        "last_losses": _mean_losses(last) if last else {}},

@@ -104,7 +104,9 @@ class Correlation(Method):
             missing = [s for s in range(1, t) if s not in changes]
             if missing:
                 raise ValueError(f"feature estimation at task {t} needs the accuracy changes of tasks {missing}, "
-                                 f"which the previous model does not carry (was it trained with estimation: true?)")
+                                 f"which the model it starts from does not carry: train that model again with "
+                                 f"this version (a correlation run records task 1's change; one trained before "
+                                 f"did not), e.g. snakemake --forcerun on its model.pt")
             self.ranges = [(changes[s]["drop"], changes[s]["gain"]) for s in range(t - 1, 0, -1)]
             self.weights = importance_weights(t, self.decay, self.importance)
         self.earlier = context.inputs.get("earlier_models", [])
@@ -142,8 +144,12 @@ class Correlation(Method):
         return terms
 
     def finish(self, context):
+        """Record Eq. 6.6's accuracy change of every task with estimation, and
+        of task 1 without it: a run with estimation may continue from another
+        configuration's task-1 run (Table 6.3's cases share f_1 through
+        `task_1_of`) and reads alpha^(1) from the model it starts from."""
         state = dict(context.state)
-        if self.estimation and context.task >= 1:
+        if self.estimation and context.task >= 1 or context.task == 1 and context.test_accuracy is not None:
             entry = self.accuracy_change(context)
             kept = [e for e in state.get("accuracy_changes", []) if e["task"] != entry["task"]]
             state["accuracy_changes"] = [*kept, entry]
