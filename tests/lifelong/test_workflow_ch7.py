@@ -95,3 +95,17 @@ def test_table_7_5_needs_only_the_base_model_its_judge_and_the_generation(tmp_pa
     # the shared base model (one training job), its judge and its scores; no other run, no other generation
     assert counts["train"] == "1" and counts["train_judge"] == "1" and counts["generation_quality"] == "1"
     assert not {"generate", "noise_sensitivity", "figure"} & set(counts), counts
+
+
+def test_a_change_of_table_7_5_scoring_reruns_the_quality_step(monkeypatch):
+    # a quality.json scored by an earlier rule (contiguous Inception-score splits, the split-half
+    # floor) must not survive beside tables scored by the current one: the rule's version is a param
+    from retrieval_bench.core.config import validate
+    from retrieval_bench.studies.lifelong import workflow
+
+    config = validate(shipped())
+    quality, generate = workflow.fragment(config, "quality"), workflow.fragment(config, "generate")
+    assert json.loads(quality)["scoring"] == workflow.SCORING_VERSION
+    monkeypatch.setattr(workflow, "SCORING_VERSION", workflow.SCORING_VERSION - 1)
+    assert workflow.fragment(config, "quality") != quality
+    assert workflow.fragment(config, "generate") == generate  # the generated images stay valid

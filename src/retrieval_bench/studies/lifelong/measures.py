@@ -5,6 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
+# Table 7.5's scoring rule, in the quality step's params: raising it reruns a
+# stale quality.json instead of mixing two rules in one table.  1: contiguous
+# Inception-score splits and a split-half floor; 2: shuffled splits and the
+# bootstrap floor (issue 18).
+SCORING_VERSION = 2
+
 
 def harmonic_mean(old: float, new: float) -> float:
     """Thesis Eq. 7.10: H = 2 s u / (s + u)."""

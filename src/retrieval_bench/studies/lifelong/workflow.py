@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from retrieval_bench.core.config import scale_block
 from retrieval_bench.core.workflow import as_params
+from retrieval_bench.studies.lifelong.measures import SCORING_VERSION
 
 
 def fragment(config: dict, step: str) -> str:
@@ -13,6 +14,7 @@ def fragment(config: dict, step: str) -> str:
         part = {"generation": block.get("generation") or {}, "image_size": block["image_size"]}
         if step == "quality":
             part["quality"] = block.get("generation_quality") or {}
+            part["scoring"] = SCORING_VERSION
     elif step == "judge":
         quality = block.get("generation_quality") or {}
         part = {"judge": {k: v for k, v in quality.items() if k.startswith("judge")},
