@@ -249,3 +249,21 @@ def test_task_1_of_names_a_configuration_of_the_same_method_that_trains_its_own(
     config["configurations"]["corr_x2"]["task_1_of"] = owner  # unknown; another method; itself shared
     with pytest.raises(cfg.ConfigError, match=rf"configurations\.corr_x2\.task_1_of: '{owner}' is not a configuration"):
         cfg.validate(config)
+
+
+def test_task_1_of_needs_the_same_task_1_hyperparameters_at_every_scale():
+    config = shipped()
+    # what acts only from task 2 on (estimation, case b's scale, case d's teachers) may differ: the shipped cases
+    cfg.validate(config)
+    config["configurations"]["corr_x2"]["weight"] = 5.0  # L_corr acts in task 1 (f_0 teaches f_1)
+    with pytest.raises(cfg.ConfigError, match=r"configurations\.corr_x2\.task_1_of: 'corr' trains task 1 "
+                                              r"differently at scale mini \(\['weight'\] differ\)"):
+        cfg.validate(config)
+    config = shipped()
+    config["scales"]["thesis"].setdefault("overrides", {})["corr"] = {"temperature": 2.0}  # one scale only
+    with pytest.raises(cfg.ConfigError, match=r"differently at scale thesis \(\['temperature'\] differ\)"):
+        cfg.validate(config)
+    config = shipped()
+    config["configurations"]["corr_fe"]["accuracy_metric"] = "recall@1"  # task 1 records alpha^(1) with it
+    with pytest.raises(cfg.ConfigError, match=r"corr_fe\.task_1_of: 'corr' trains task 1 differently"):
+        cfg.validate(config)

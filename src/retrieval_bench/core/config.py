@@ -130,6 +130,33 @@ def validate(config: dict) -> dict:
     return config
 
 
+def _check_shared_task_1(config: dict, cid: str) -> None:
+    """`task_1_of` gives `cid` another configuration's task-1 run: the two must train task 1 alike
+    (same method, equal hyper-parameters but those the method uses from task 2 on) at every scale,
+    overrides included, or the shared f_1 is not the one `cid` describes."""
+    owner = config["configurations"][cid][SHARED_TASK_1]
+    where = f"config key configurations.{cid}.{SHARED_TASK_1}"
+    if (owner not in config["configurations"] or config["configurations"][owner]["method"]
+            != config["configurations"][cid]["method"] or SHARED_TASK_1 in config["configurations"][owner]):
+        raise ConfigError(f"{where}: {owner!r} is not a configuration of the same method "
+                          f"({config['configurations'][cid]['method']}) that trains its own task 1; name one, or "
+                          f"remove the key to train task 1 here")
+    method = registry.method_class(config["configurations"][cid]["method"])
+    for scale_name, scale in config["scales"].items():
+        mine, theirs = (method.task_1_params(_params_at(config, scale, c)) for c in (cid, owner))
+        if mine != theirs:
+            differ = sorted(k for k in {*mine, *theirs} if mine.get(k) != theirs.get(k))
+            raise ConfigError(f"{where}: {owner!r} trains task 1 differently at scale {scale_name} ({differ} "
+                              f"differ), so its task-1 model is not {cid}'s; give {cid} the same values (in "
+                              f"configurations and scales.{scale_name}.overrides), or remove the key to train "
+                              f"task 1 here")
+
+
+def _params_at(config: dict, scale: dict, cid: str) -> dict:
+    entry = {**config["configurations"][cid], **scale.get("overrides", {}).get(cid, {})}
+    return {k: v for k, v in entry.items() if k not in ("method", SHARED_TASK_1)}
+
+
 def _from_command_line(config: dict) -> dict:
     """Snakemake's `--config seeds=[0,1,2]` gives the list items as strings
     ('0', '1', '2'): read whole numbers written that way as the integers meant;
@@ -163,13 +190,6 @@ def _check_references(config: dict) -> None:
                               f"known methods: {sorted(registry.method_names())}")
         _check_method(f"configurations.{cid}", entry["method"],
                       {k: v for k, v in entry.items() if k not in ("method", SHARED_TASK_1)})
-        owner = entry.get(SHARED_TASK_1)
-        if owner is not None and (owner not in config["configurations"]
-                                  or config["configurations"][owner]["method"] != entry["method"]
-                                  or SHARED_TASK_1 in config["configurations"][owner]):
-            raise ConfigError(f"config key configurations.{cid}.{SHARED_TASK_1}: {owner!r} is not a configuration "
-                              f"of the same method ({entry['method']}) that trains its own task 1; name one, or "
-                              f"remove the key to train task 1 here")
     if config["scale"] not in config["scales"]:
         raise ConfigError(f"config key scales.{config['scale']}: missing, but scale: {config['scale']} selects it")
     for scale_name, scale in config["scales"].items():
@@ -189,6 +209,9 @@ def _check_references(config: dict) -> None:
             except ValueError as e:
                 where = f"configurations.{cid}" + (f" with scales.{scale_name}.overrides.{cid}" if override else "")
                 raise ConfigError(f"config key {where}: {e}") from None
+    for cid, entry in config["configurations"].items():
+        if SHARED_TASK_1 in entry:
+            _check_shared_task_1(config, cid)
     active = config["scales"][config["scale"]]
     known = ["base", *sorted(config["configurations"])]
     for section in ("tables", "figures"):

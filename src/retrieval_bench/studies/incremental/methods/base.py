@@ -163,6 +163,9 @@ class PathIntegral:
         return {"integral": self.integral, "start": self.start}
 
 
+DEFAULT_MARGIN = 0.5  # the metric loss's margin (Eq. 5.2)
+
+
 class Method:
     """Base class: the semantic preserving loss L_ce + L_triplet (Eq. 5.1-5.2).
 
@@ -174,9 +177,12 @@ class Method:
     trains = True            # feature extraction does not train at all
     from_pretrained = False  # joint training restarts from the pretrained trunk, with no teacher
     records_path = False     # keep this task's path integral for the next task (ALASSO)
+    # Hyper-parameters that change nothing before task 2: configurations differing only in these
+    # may share one task-1 run (`task_1_of`, Table 6.3's one f_1); validation compares the rest.
+    acts_from_task_2: tuple[str, ...] = ()
     path: PathIntegral | None = None
 
-    def __init__(self, margin: float = 0.5, metric_loss: str = "triplet", semantic: list[str] | None = None,
+    def __init__(self, margin: float = DEFAULT_MARGIN, metric_loss: str = "triplet", semantic: list[str] | None = None,
                  **hparams):
         self.margin, self.metric_loss = margin, metric_loss
         # The semantic terms of Eq. 5.1: chapter 5 trains L_ce + the metric loss; chapter 6's models
@@ -198,6 +204,16 @@ class Method:
     def hyperparameters(cls) -> dict:
         """Names and defaults of the method's own hyper-parameters."""
         return {}
+
+    @classmethod
+    def task_1_params(cls, params: dict) -> dict:
+        """Every hyper-parameter that can act in task 1, defaults filled in (margin, metric_loss and
+        semantic included): two configurations with equal task_1_params train task 1 alike."""
+        metric_loss = params.get("metric_loss", "triplet")
+        full = {"margin": DEFAULT_MARGIN, "metric_loss": metric_loss, "semantic": default_semantic(metric_loss),
+                **cls.hyperparameters(), **params}
+        full["semantic"] = list(full["semantic"])
+        return {k: v for k, v in full.items() if k not in cls.acts_from_task_2}
 
     @classmethod
     def inputs(cls, hparams: dict) -> dict[str, Input]:

@@ -77,6 +77,9 @@ def alpha_seed(seed: int, task: int) -> int:
 
 class Correlation(Method):
     name = "correlation"
+    # estimation's virtual terms and case (b)'s scale start at t >= 2, case (d) has no earlier model
+    # before task 2; task 1's recorded change (old_accuracy, accuracy_metric) does act in task 1
+    acts_from_task_2 = ("estimation", "k", "decay", "importance", "scale_by_task", "teachers")
 
     @classmethod
     def hyperparameters(cls):
@@ -149,7 +152,7 @@ class Correlation(Method):
         configuration's task-1 run (Table 6.3's cases share f_1 through
         `task_1_of`) and reads alpha^(1) from the model it starts from."""
         state = dict(context.state)
-        if self.estimation and context.task >= 1 or context.task == 1 and context.test_accuracy is not None:
+        if (self.estimation and context.task >= 1) or (context.task == 1 and context.test_accuracy is not None):
             entry = self.accuracy_change(context)
             kept = [e for e in state.get("accuracy_changes", []) if e["task"] != entry["task"]]
             state["accuracy_changes"] = [*kept, entry]
