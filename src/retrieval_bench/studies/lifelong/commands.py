@@ -139,7 +139,7 @@ def _quality_arguments(p):
     p.add_argument("--split", required=True, help="the sequence's split CSV")
     p.add_argument("--model", required=True, help="the generator: the first task's base model.pt")
     p.add_argument("--judge", help="judge.pt of train-judge (generation_quality.judge: network)")
-    p.add_argument("--out", required=True, help="quality.json: one row per image set, the split-half floor")
+    p.add_argument("--out", required=True, help="quality.json: one row per image set, the bootstrap floor")
     p.add_argument("--images", required=True, help="generated.pt: the generated and noise images (uint8)")
     p.add_argument("--seed", type=int, default=0)
 

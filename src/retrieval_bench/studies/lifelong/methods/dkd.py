@@ -25,9 +25,10 @@ the spec's teacher table and DeepInversion's `net_teacher.eval()`).  The
 student trains with batch statistics, so at a task's first step with equal
 weights L_kd1 is not 0 (mini base, seed 0: 80 L_kd1 = 0.198);
 `teacher_batchnorm: batch` keeps the teacher as the trainer builds it for
-chapters 5 and 6 (BatchNorm on the batch's statistics, momentum 0: its
-running statistics untouched), so teacher and student differ only in their
-weights.
+chapters 5 and 6 wherever BatchNorm trains (mini; thesis scale freezes it
+there, chapter 7 never does): BatchNorm on the batch's statistics with
+momentum 0, its running statistics untouched, so teacher and student differ
+only in their weights.
 """
 
 from __future__ import annotations
