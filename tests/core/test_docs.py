@@ -108,3 +108,20 @@ def test_an_optional_table_is_left_as_it_is_until_an_ablation_builds_it(tmp_path
     (reports / "tables" / "table_7_1_teacher_batch.md").write_text("# Table 7.1, batch\n\n| a |\n|---|\n| 1 |\n")
     assert write_results(config, reports, docs, machine="m") == [page]
     assert "not yet" not in page.read_text() and "| 1 |" in page.read_text()
+
+
+def test_an_optional_file_keeps_its_last_measurement_until_measured_again(tmp_path, reports):
+    # chapter 5's 10-seed stability is not rebuilt by every session: a reports folder without it
+    # leaves the committed measurement in place, and a file's stamp does not borrow claims.csv's seeds
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    page = docs / "claims.md"
+    page.write_text("<!-- results: file verdict_stability_5.md optional -->\nmeasured on seeds 0-9\n"
+                    "<!-- /results -->\n")
+    config = cfg.load(ROOT / "config.yaml")
+    assert write_results(config, reports, docs, machine="m") == []
+    (reports / "verdict_stability_5.md").write_text("Measured on m.\n\n| halves (seeds) |\n|---|\n| 0, 1 / 2, 3 |\n")
+    assert write_results(config, reports, docs, machine="m") == [page]
+    text = page.read_text()
+    assert "measured on seeds 0-9" not in text and "| 0, 1 / 2, 3 |" in text
+    assert "scale mini, on m." in text and "seeds 0, 1, 2" not in text

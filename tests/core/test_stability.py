@@ -66,3 +66,13 @@ def test_the_measurement_is_written_as_markdown_and_csv(tmp_path):
     text = (tmp_path / "stability.md").read_text()
     assert text.startswith("Measured on a test machine.") and "(`joint_upper_bound_cub`)" in text
     assert set(pd.read_csv(tmp_path / "stability.csv").id) >= {"joint_upper_bound_cub", "ours_keeps_most_cub"}
+
+
+def test_each_chapter_set_is_written_to_its_own_file_by_default(tmp_path, monkeypatch):
+    # chapters are measured on different numbers of seeds (5 on 10, 6 and 7 on 5): one file each
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "table_5_2.csv"
+    table_5_2(SIX_SEEDS).to_csv(path, index=False)
+    write_stability([path], None, "mini", {}, "a test machine")
+    assert (tmp_path / "reports" / "mini" / "verdict_stability_5.md").is_file()
+    assert (tmp_path / "reports" / "mini" / "verdict_stability_5.csv").is_file()

@@ -65,7 +65,8 @@ def _verdict_stability(args):
     from retrieval_bench.core.docs import machine_name
     from retrieval_bench.core.stability import summary, write_stability
 
-    frame = write_stability([Path(p) for p in args.tables], Path(args.out), config["scale"], figure_data(config),
+    frame = write_stability([Path(p) for p in args.tables], Path(args.out) if args.out else None, config["scale"],
+                            figure_data(config),
                             args.machine or machine_name())
     logging.info("verdict stability:\n%s", summary(frame).to_string(index=False))
 
@@ -73,7 +74,8 @@ def _verdict_stability(args):
 def _verdict_stability_arguments(p):
     p.add_argument("--tables", nargs="+", required=True,
                    help="table and figure data CSVs built with 2 or more seeds (their halves are compared)")
-    p.add_argument("--out", default="reports/mini/verdict_stability.md")
+    p.add_argument("--out", help="the Markdown file, a CSV beside it (default: "
+                   "reports/<scale>/verdict_stability_<chapters>.md, the chapters the tables' claims belong to)")
     p.add_argument("--machine", help="the machine the tables were measured on (default: this one's CPU)")
 
 

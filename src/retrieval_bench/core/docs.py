@@ -9,6 +9,8 @@ A docs page marks each block it wants filled:
     <!-- results: file benchmark.md -->     a file of the reports folder, as it is
     <!-- results: configuration -->         the config keys, from the assembled schema
     <!-- results: table t optional -->      a table an ablation builds: left as it is while not built
+    <!-- results: file f optional -->       a measurement not every session repeats (verdict stability):
+                                            left as it is while the reports folder lacks it
 
 and the command replaces everything up to the next `<!-- /results -->` with
 the block, headed by where it came from (commit, seeds, scale, machine).
@@ -46,9 +48,11 @@ def machine_name() -> str:
 def provenance(config: dict, reports: Path, machine: str, what: str = "") -> str:
     from retrieval_bench.core.report import git_commit
 
+    # a file states its own seeds (the stability measurement's halves): claims.csv's would mislead
+    seeds = "" if what.startswith("file ") else \
+        f", seeds {', '.join(map(str, _seeds(reports, what) or config['seeds']))}"
     return (f"*Written by `python -m retrieval_bench docs --reports {reports}` on {date.today().isoformat()} "
-            f"from commit `{git_commit(Path('.'))}`, scale {config['scale']}, seeds "
-            f"{', '.join(map(str, _seeds(reports, what) or config['seeds']))}, on {machine}.*")
+            f"from commit `{git_commit(Path('.'))}`, scale {config['scale']}{seeds}, on {machine}.*")
 
 
 def _seeds(reports: Path, what: str = "") -> list[int]:
@@ -171,7 +175,9 @@ def write_results(config: dict, reports: Path, docs: Path, machine: str | None =
             what = match.group("what").strip()
             if what.endswith(" optional"):  # built by an ablation, not the main job: kept as it is until built
                 what = what.removesuffix(" optional")
-                if what.startswith("table ") and not (reports / "tables" / f"{what.split()[1]}.md").is_file():
+                kind, name = what.split()[:2]
+                source = reports / "tables" / f"{name}.md" if kind == "table" else reports / name
+                if not source.is_file():
                     return match.group(0)
             body = render(what, reports)
             head = "" if what == "configuration" else provenance(config, reports, machine, what) + "\n\n"

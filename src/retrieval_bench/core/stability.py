@@ -108,9 +108,15 @@ def markdown(frame: pd.DataFrame, machine: str) -> str:
     return "\n".join([f"Measured on {machine}.", "", *markdown_table(summary(frame)), "", *markdown_table(per_claim)])
 
 
-def write_stability(table_csvs: list[Path], out: Path, scale: str, figures: dict, machine: str) -> pd.DataFrame:
-    """`out` (Markdown) and the same rows as CSV beside it."""
+def write_stability(table_csvs: list[Path], out: Path | None, scale: str, figures: dict,
+                    machine: str) -> pd.DataFrame:
+    """`out` (Markdown) and the same rows as CSV beside it; by default
+    `reports/<scale>/verdict_stability_<chapters>.md`, one file per chapter set
+    measured (each chapter is built on its own number of seeds)."""
     frame = stability(read_tables(table_csvs, figures), scale)
+    if out is None:
+        chapters = "_".join(dict.fromkeys(frame["chapter"].astype(str)))
+        out = Path("reports") / scale / f"verdict_stability_{chapters}.md"
     write_text(out.with_suffix(".csv"), frame.to_csv(index=False))
     write_text(out, markdown(frame, machine) + "\n")
     return frame
