@@ -125,3 +125,16 @@ def test_an_optional_file_keeps_its_last_measurement_until_measured_again(tmp_pa
     text = page.read_text()
     assert "measured on seeds 0-9" not in text and "| 0, 1 / 2, 3 |" in text
     assert "scale mini, on m." in text and "seeds 0, 1, 2" not in text
+
+
+def test_pages_limits_the_rewrite_to_the_pages_named(tmp_path, reports):
+    # a reports folder built for chapter 5 alone must not fail on (or touch) another chapter's page
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "chapter5.md").write_text("<!-- results: table table_5_2 -->\n<!-- /results -->\n")
+    (docs / "chapter7.md").write_text("<!-- results: table table_7_1 -->\nkept\n<!-- /results -->\n")
+    config = cfg.load(ROOT / "config.yaml")
+    assert write_results(config, reports, docs, machine="m", pages=[docs / "chapter5.md"]) == [docs / "chapter5.md"]
+    assert "kept" in (docs / "chapter7.md").read_text()
+    with pytest.raises(FileNotFoundError, match=r"--pages .*chapter8.md: not a page of"):
+        write_results(config, reports, docs, machine="m", pages=[docs / "chapter8.md"])

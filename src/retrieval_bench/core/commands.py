@@ -98,7 +98,8 @@ def _docs(args):
     config = setup(args)
     from retrieval_bench.core.docs import write_results
 
-    for path in write_results(config, Path(args.reports), Path(args.docs), args.machine):
+    pages = [Path(p) for p in args.pages] if args.pages else None
+    for path in write_results(config, Path(args.reports), Path(args.docs), args.machine, pages):
         logging.info("wrote %s", path)
 
 
@@ -106,6 +107,8 @@ def _docs_arguments(p):
     p.add_argument("--reports", default="reports/mini", help="the reports folder of one scale")
     p.add_argument("--docs", default="docs", help="the docs folder whose result blocks are rewritten")
     p.add_argument("--machine", help="the machine the results were measured on (default: this one's CPU)")
+    p.add_argument("--pages", nargs="+", help="only these pages of --docs (a reports folder that holds some "
+                   "chapters: the other pages keep their blocks)")
 
 
 COMMANDS = [

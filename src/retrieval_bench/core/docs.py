@@ -164,11 +164,18 @@ def render(what: str, reports: Path) -> str:
                      f"configuration")
 
 
-def write_results(config: dict, reports: Path, docs: Path, machine: str | None = None) -> list[Path]:
-    """Rewrite every marked block of docs/*.md from `reports`; returns the pages changed."""
+def write_results(config: dict, reports: Path, docs: Path, machine: str | None = None,
+                  pages: list[Path] | None = None) -> list[Path]:
+    """Rewrite every marked block of docs/*.md (or of `pages` only) from `reports`; returns the pages changed."""
     machine = machine or machine_name()
     changed = []
-    for page in sorted(docs.glob("*.md")):
+    every = sorted(docs.glob("*.md"))
+    if pages is not None:
+        unknown = [str(p) for p in pages if p.resolve() not in {e.resolve() for e in every}]
+        if unknown:
+            raise FileNotFoundError(f"--pages {' '.join(unknown)}: not a page of {docs}; name files of {docs}/*.md")
+        every = [e for e in every if e.resolve() in {p.resolve() for p in pages}]
+    for page in every:
         text = page.read_text()
 
         def fill(match) -> str:
