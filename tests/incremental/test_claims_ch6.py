@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from judged_claims import judged
 from retrieval_bench.core import config as cfg
-from retrieval_bench.core.claims import chapter_of, check_claims, evaluate, load_claims
+from retrieval_bench.core.claims import chapter_of, evaluate, load_claims
 from retrieval_bench.core.config import rows_of
 from retrieval_bench.core.reference import thesis_table
 from retrieval_bench.core.report import claims_section
@@ -167,15 +168,6 @@ def test_reference_csvs_hold_the_published_numbers(table):
     keys = ["configuration", "class_group", "metric"]
     merged = long.merge(published_long(table), on=keys, how="outer", suffixes=("", "_spec"))
     assert len(merged) == len(long) and (merged["value"] - merged["value_spec"]).abs().max() < 1e-9
-
-
-def judged(tables: dict[str, pd.DataFrame], tmp_path, scale="thesis") -> pd.DataFrame:
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, frame in tables.items():
-        paths.append(tmp_path / f"{name}.csv")
-        frame.to_csv(paths[-1], index=False)
-    return check_claims(paths, tmp_path / "claims.csv", scale).set_index("id")
 
 
 def test_every_claim_on_the_thesis_tables_is_as_expected_on_the_thesis_numbers(tmp_path):

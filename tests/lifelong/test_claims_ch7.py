@@ -4,8 +4,8 @@ claims.yaml on the thesis's own numbers (Tables 7.1-7.6, the base model of L2399
 
 import pandas as pd
 import pytest
-from test_claims_ch6 import judged  # the claims check on tables written to CSV files
 
+from judged_claims import judged
 from retrieval_bench.core import registry
 from retrieval_bench.core.claims import chapter_of, check_claims, evaluate, figure_table, load_claims
 from retrieval_bench.core.reference import thesis_table
