@@ -45,14 +45,12 @@ def machine_name() -> str:
     return f"{cpu}, {cores} cores"
 
 
-def provenance(config: dict, reports: Path, machine: str, what: str = "") -> str:
-    from retrieval_bench.core.report import git_commit
-
+def provenance(config: dict, reports: Path, machine: str, what: str, commit: str) -> str:
     # a file states its own seeds (the stability measurement's halves): claims.csv's would mislead
     seeds = "" if what.startswith("file ") else \
         f", seeds {', '.join(map(str, _seeds(reports, what) or config['seeds']))}"
     return (f"*Written by `python -m retrieval_bench docs --reports {reports}` on {date.today().isoformat()} "
-            f"from commit `{git_commit(Path('.'))}`, scale {config['scale']}{seeds}, on {machine}.*")
+            f"from commit `{commit}`, scale {config['scale']}{seeds}, on {machine}.*")
 
 
 def _seeds(reports: Path, what: str = "") -> list[int]:
@@ -167,7 +165,10 @@ def render(what: str, reports: Path) -> str:
 def write_results(config: dict, reports: Path, docs: Path, machine: str | None = None,
                   pages: list[Path] | None = None) -> list[Path]:
     """Rewrite every marked block of docs/*.md (or of `pages` only) from `reports`; returns the pages changed."""
+    from retrieval_bench.core.report import git_commit
+
     machine = machine or machine_name()
+    commit = git_commit(Path("."))  # read once: the pages this command writes would make later stamps "-dirty"
     changed = []
     every = sorted(docs.glob("*.md"))
     if pages is not None:
@@ -187,7 +188,7 @@ def write_results(config: dict, reports: Path, docs: Path, machine: str | None =
                 if not source.is_file():
                     return match.group(0)
             body = render(what, reports)
-            head = "" if what == "configuration" else provenance(config, reports, machine, what) + "\n\n"
+            head = "" if what == "configuration" else provenance(config, reports, machine, what, commit) + "\n\n"
             return f"{match.group(1)}{head}{body}\n{match.group(4)}"
 
         new = BLOCK.sub(fill, text)
