@@ -291,8 +291,10 @@ def code_statistics(codes) -> dict[str, float]:
 
 
 def collapse_warning(statistics: dict[str, float], name: str, min_distinct_fraction: float = 0.01) -> str | None:
-    """A line for the run's log when a modality's codes have collapsed, else None."""
-    if statistics["distinct_fraction"] < min_distinct_fraction or statistics["constant_bits"]:
+    """A line for the run's log when a modality's codes have collapsed (fewer distinct codes than 1 %
+    of the items, spec chapter3.md 7.4), else None.  A constant bit alone is reported, not warned of:
+    a 32-bit code with one unused bit still ranks."""
+    if statistics["distinct_fraction"] < min_distinct_fraction:
         return (f"{name}: {statistics['distinct_codes']} distinct codes for {statistics['codes']} items, "
                 f"{statistics['constant_bits']} constant bits (bit imbalance {statistics['bit_imbalance']:.2f}): "
                 f"the hash layer has collapsed; lower the loss weights or the learning rate")

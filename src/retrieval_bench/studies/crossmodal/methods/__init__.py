@@ -1,0 +1,1 @@
+"""Cross-modal methods, one file each, behind `base.CrossModalMethod`."""

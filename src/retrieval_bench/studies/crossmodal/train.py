@@ -1,0 +1,109 @@
+"""The alternating loop of DCMH that chapter 3 adopts (L999; spec 3.1).
+
+Every epoch trains the image encoder for a pass over the training pairs with
+the text side read from the memory, then the text encoder with the image side
+read from it, then refreshes the shared targets B.  The learning rate of every
+optimiser is log-spaced per epoch from `lr_start` to `lr_end`.  Texts enter
+zero-mean (each word's mean over all pairs subtracted; DCMH).
+
+A resume point (every module and optimiser, the memory, the random streams,
+the history) is written atomically after an epoch, at most every
+`checkpoint_seconds`; a job started again continues from it and ends with
+the same codes as one that was never stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from retrieval_bench.core.io import save_torch
+from retrieval_bench.studies.crossmodal.methods.base import MODALITIES, CrossModalMethod, Memory
+
+log = logging.getLogger(__name__)
+
+
+def learning_rates(schedule: dict) -> np.ndarray:
+    return np.logspace(np.log10(schedule["lr_start"]), np.log10(schedule["lr_end"]), schedule["epochs"])
+
+
+def zero_mean_texts(texts: np.ndarray) -> np.ndarray:
+    return (texts - texts.mean(axis=0, keepdims=True)).astype(np.float32)
+
+
+@torch.no_grad()
+def encode_all(method: CrossModalMethod, modality: str, x: torch.Tensor, batch: int = 1024):
+    """(features, relaxed codes) of every row, in eval mode."""
+    method.train(False)
+    parts = [method.encode(modality, x[i:i + batch]) for i in range(0, len(x), batch)]
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+
+def train(method: CrossModalMethod, inputs: dict[str, torch.Tensor], labels: torch.Tensor, schedule: dict,
+          seed: int, checkpoint_dir: Path, fingerprint: dict,
+          order: tuple[str, ...] = MODALITIES) -> list[dict]:
+    """Train on the training pairs (`inputs[modality]` rows, `labels` rows, in the same order);
+    returns the history, one record per epoch and modality phase."""
+    resume = checkpoint_dir / "last.pt"
+    key = hashlib.sha256(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()
+    generator = torch.Generator().manual_seed(seed)
+    history, start = [], 0
+    ckpt = torch.load(resume, weights_only=False) if resume.exists() else None
+    if ckpt is not None and ckpt.get("fingerprint") != key:
+        log.info("ignoring %s: it belongs to a different run", resume)
+        ckpt = None
+    if ckpt is None:
+        memory = _initial_memory(method, inputs, labels)
+    else:
+        method.load_state(ckpt["method"])
+        memory = Memory(**ckpt["memory"], labels=labels)
+        generator.set_state(ckpt["generator"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        history, start = ckpt["history"], ckpt["epoch"]
+        log.info("resuming at epoch %d from %s", start, resume)
+    rates, n, batch = learning_rates(schedule), len(labels), schedule["batch"]
+    saved_at = time.monotonic()
+    for epoch in range(start, schedule["epochs"]):
+        method.set_learning_rate(float(rates[epoch]))
+        for modality in order:
+            method.train(True)
+            sums, steps, tic = {}, 0, time.perf_counter()
+            permutation = torch.randperm(n, generator=generator)
+            for begin in range(0, n, batch):
+                rows = permutation[begin:begin + batch]
+                for name, value in method.step(modality, rows, inputs[modality][rows], memory).items():
+                    sums[name] = sums.get(name, 0.0) + value
+                steps += 1
+            history.append({"epoch": epoch + 1, "phase": modality, "lr": float(rates[epoch]),
+                            "seconds": round(time.perf_counter() - tic, 3),
+                            **{name: round(total / steps, 6) for name, total in sums.items()}})
+        memory.refresh_targets()
+        log.info("epoch %d/%d  %s", epoch + 1, schedule["epochs"],
+                 "  ".join(f"{r['phase']}: " + " ".join(f"{k}={v:.4g}" for k, v in r.items()
+                                                      if k not in ("epoch", "phase", "lr"))
+                           for r in history[-len(order):]))
+        last = epoch + 1 == schedule["epochs"]
+        if not last and time.monotonic() - saved_at >= schedule.get("checkpoint_seconds", 0):
+            save_torch({"method": method.state(), "memory": memory.state(), "generator": generator.get_state(),
+                        "torch_rng": torch.get_rng_state(), "history": history, "epoch": epoch + 1,
+                        "fingerprint": key}, resume)
+            saved_at = time.monotonic()
+    method.train(False)
+    resume.unlink(missing_ok=True)
+    return history
+
+
+def _initial_memory(method: CrossModalMethod, inputs: dict[str, torch.Tensor], labels: torch.Tensor) -> Memory:
+    """One no-grad forward pass fills the memory (spec 3.1 [default]; DCMH starts from zeros)."""
+    features, codes = {}, {}
+    for modality in MODALITIES:
+        features[modality], codes[modality] = encode_all(method, modality, inputs[modality])
+    memory = Memory(features=features, codes=codes, targets=torch.zeros_like(codes["image"]), labels=labels)
+    memory.refresh_targets()
+    return memory
