@@ -30,7 +30,11 @@ def tiny_config() -> dict:
             dataset["official_train_per_class"] = 6
     mini["generation"].update(iterations=3)
     mini["generation_quality"].update(origin_classes=2, splits=2, judge_epochs=1)
+    mini["crossmodal_training"].update(epochs=2, batch=16)
     for name, protocol in mini["protocols"].items():
+        if "paired" in protocol:  # chapter 3: 90 pairs, 12 queries, 30 training pairs
+            protocol["paired"].update(queries=12, train=30, generator={"pairs": 90})
+            continue
         if "sequence" in protocol:  # chapter 7: 3 seen + 2 unseen classes of each 5-class dataset
             for entry in protocol["sequence"]:
                 entry.update(seen=3, unseen=2)

@@ -44,11 +44,21 @@ def test_monotonic_and_missing_rows(tmp_path):
 
 @pytest.mark.parametrize("claim", load_claims(), ids=lambda c: c["id"])
 def test_every_claim_names_its_table_and_a_known_type(claim):
-    assert claim["table"].startswith(("table_5_", "table_6_", "table_7_", "figure_7_"))
+    assert claim["table"].startswith(("table_3_", "table_5_", "table_6_", "table_7_", "figure_7_"))
     assert claim["type"] in {"extreme", "greater", "monotonic", "least_degradation", "closer", "similar", "approx",
                              "difference", "pairs", "balanced", "pairs_over_rows", "drops",
-                             "larger_drop"}
+                             "larger_drop", "ratio"}
     assert claim.get("expect_on_thesis", "holds") in {"holds", "fails"}
+
+
+def test_a_ratio_claim_is_a_relative_gain_within_its_tolerance():
+    table = pd.DataFrame([{"configuration": c, "reproduced": v} for c, v in [("ours", 83.3), ("ssah", 79.0)]])
+    claim = {"type": "ratio", "x": {"configuration": "ours"}, "y": {"configuration": "ssah"}, "value": 5.4,
+             "tolerance": 0.05}
+    holds, margin, numbers = evaluate(claim, table, "reproduced")
+    assert holds and margin == pytest.approx(0.05 - abs(100 * (83.3 / 79.0 - 1) - 5.4), abs=1e-6)
+    assert "+5.44 %" in numbers
+    assert not evaluate({**claim, "value": 6.0}, table, "reproduced")[0]
 
 
 def test_least_degradation_with_a_missing_method_is_not_applicable(tmp_path):

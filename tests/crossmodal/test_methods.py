@@ -70,7 +70,7 @@ def test_the_ablation_rows_build_only_the_predictors_they_use():
     assert set(DomainUncertainty({**SMALL, "alpha": 0}, shape, SCHEDULE).extras) == {"label_predictor"}
     assert set(DomainUncertainty(SMALL, shape, SCHEDULE).extras) == {"label_predictor", "domain_features",
                                                                       "domain_codes"}
-    with pytest.raises(ValueError, match="unknown hyper-parameters"):
+    with pytest.raises(ValueError, match="has no hyper-parameter"):
         DomainUncertainty({"alpah": 1}, shape, SCHEDULE)
 
 

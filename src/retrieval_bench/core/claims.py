@@ -80,7 +80,7 @@ def at_scale(value, scale: str) -> float:
 
 STRICT = {"extreme": False, "greater": True, "monotonic": True, "least_degradation": False,
           "closer": True, "similar": False, "approx": False, "difference": False, "pairs": True, "drops": True,
-          "larger_drop": True}
+          "larger_drop": True, "ratio": False}
 
 
 def clears(margin: float, strict: bool) -> bool:
@@ -147,6 +147,12 @@ def evaluate(claim: dict, table: pd.DataFrame, column: str, scale: str = "thesis
         target = at_scale(claim["value"], scale)
         margin = at_scale(claim["tolerance"], scale) - abs(x - y - target)
         numbers = f"{label(claim['x'])} {x:.2f} - {label(claim['y'])} {y:.2f} = {x - y:.2f} (claimed {target:g})"
+    elif kind == "ratio":  # a relative gain the text states: 100 * (x / y - 1) = value +- tolerance
+        x, y = at(claim["x"]), at(claim["y"])
+        gain = 100 * (x / y - 1)
+        margin = at_scale(claim["tolerance"], scale) - abs(gain - at_scale(claim["value"], scale))
+        numbers = (f"{label(claim['x'])} {x:.2f} / {label(claim['y'])} {y:.2f}: {gain:+.2f} % "
+                   f"(claimed {at_scale(claim['value'], scale):g} %)")
     elif kind == "monotonic":
         values = [at(cell) for cell in claim["sequence"]]
         sign = 1 if claim["order"] == "increasing" else -1

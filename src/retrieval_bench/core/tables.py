@@ -44,6 +44,15 @@ class TableKind:
     options: dict = {}       # table keys this kind reads -> their JSON schema (with a description)
     row_options: dict = {}   # row keys this kind reads -> their JSON schema
     needs_rows = True
+    mini_note = ("At mini scale the images are synthetic and the network small: the thesis numbers are context, "
+                 "not targets. Compare the patterns (who forgets, who keeps the old classes), not the absolute "
+                 "values.")
+
+    def setting(self, config: dict, spec: dict) -> str:
+        """What the table's numbers were measured on, for its heading."""
+        protocols = spec.get("protocols") or [spec["protocol"]]
+        return (f"protocol {', '.join(f'`{p}`' for p in protocols)}, backbone "
+                f"`{scale_block(config)['backbone']}`")
 
     def check(self, config: dict, where: str, spec: dict) -> None:
         """What the schema cannot say about a table of this kind (raise ValueError naming `where`)."""
@@ -156,15 +165,10 @@ def display_name(table: str) -> str:
 def markdown(config: dict, table: str, frame: pd.DataFrame) -> str:
     spec = config["tables"][table]
     kind = table_kind_of(config, table)
-    block = scale_block(config)
-    protocols = spec.get("protocols") or [spec["protocol"]]
     lines = [f"# {display_name(table)}: {spec.get('title', '')}", "",
-             f"Scale: **{config['scale']}** (protocol {', '.join(f'`{p}`' for p in protocols)}, backbone "
-             f"`{block['backbone']}`, seeds {config['seeds']}). Cells: reproduced (thesis), {kind.unit}; "
-             f"`-`: not reported.", ""]
+             f"Scale: **{config['scale']}** ({kind.setting(config, spec)}, seeds {config['seeds']}). Cells: "
+             f"reproduced (thesis), {kind.unit}; `-`: not reported.", ""]
     if config["scale"] == "mini":
-        lines += ["At mini scale the images are synthetic and the network small: the thesis numbers are "
-                  "context, not targets. Compare the patterns (who forgets, who keeps the old classes), "
-                  "not the absolute values.", ""]
+        lines += [kind.mini_note, ""]
     w = kind.wide(frame).reset_index()
     return "\n".join(lines + markdown_table(w)) + "\n"

@@ -12,8 +12,12 @@ from retrieval_bench.studies.incremental import plan
 
 def datasets_in_use(config: dict) -> list[str]:
     """The active scale's datasets that a protocol or the pretraining reads."""
+    from retrieval_bench.core import registry
+
     block = scale_block(config)
-    used = {d for name in block["protocols"] for d in plan.protocol_datasets(config, name)}
+    ours = [name for name, proto in block["protocols"].items()  # another study's protocols read no image dataset
+            if "incremental" in (owner := registry.study_of_protocol(proto)).builds_on + (owner.name,)]
+    used = {d for name in ours for d in plan.protocol_datasets(config, name)}
     used.add(block["pretraining"].get("dataset"))
     return [name for name in block["datasets"] if name in used]
 

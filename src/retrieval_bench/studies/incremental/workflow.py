@@ -61,6 +61,11 @@ def fragment(config: dict, step: str, **keys) -> str:
 
 
 def configuration_pattern(config: dict, trained: bool) -> str:
-    """A wildcard regex matching exactly the configurations that train (or not)."""
-    names = [c for c in ["base", *config["configurations"]] if plan.trains(config, c) == trained]
+    """A wildcard regex matching exactly the image-loop configurations that train (or not); another
+    study's configurations (the cross-modal methods) are not this loop's."""
+    from retrieval_bench.core import registry
+
+    ours = [c for c, entry in config["configurations"].items()
+            if "incremental" in (owner := registry.method_names()[entry["method"]]).builds_on + (owner.name,)]
+    names = [c for c in ["base", *ours] if plan.trains(config, c) == trained]
     return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) or "(?!)"

@@ -59,17 +59,29 @@ class CrossModalMethod:
 
     DEFAULTS: dict = {}
 
+    name = ""
+
     def __init__(self, hparams: dict, shape: DataShape, schedule: dict):
-        unknown = set(hparams) - set(self.DEFAULTS)
-        if unknown:
-            raise ValueError(f"{type(self).__name__}: unknown hyper-parameters {sorted(unknown)}; "
-                             f"known: {sorted(self.DEFAULTS)}")
+        self.check_config(hparams, f"{self.name or type(self).__name__}")
+        self.check_values(hparams)
         self.hparams = {**self.DEFAULTS, **hparams}
         self.shape = shape
         self.schedule = schedule
         self.encoders: dict[str, nn.Module] = {}
         self.extras: dict[str, nn.Module] = {}  # trained beside the encoders (predictors)
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
+
+    @classmethod
+    def check_config(cls, params: dict, where: str) -> None:
+        """A configuration's keys against the method's hyper-parameters (config validation calls it)."""
+        unknown = set(params) - set(cls.DEFAULTS)
+        if unknown:
+            raise ValueError(f"{where}: {cls.name} has no hyper-parameter(s) {sorted(unknown)}; it takes "
+                             f"{sorted(cls.DEFAULTS)}")
+
+    @classmethod
+    def check_values(cls, params: dict) -> None:
+        """Values the method checks itself (a choice among options): ValueError naming the key."""
 
     # ---------------------------------------------------------------- what the loop calls
 
@@ -116,7 +128,7 @@ class CrossModalMethod:
         if kind == "adam":
             return torch.optim.Adam(params, lr=self.schedule["lr_start"], weight_decay=decay)
         if kind == "sgd":
-            return torch.optim.SGD(params, lr=self.schedule["lr_start"], momentum=self.schedule.get("momentum", 0.9),
+            return torch.optim.SGD(params, lr=self.schedule["lr_start"], momentum=self.schedule.get("momentum", 0.0),
                                    weight_decay=decay)
         raise ValueError(f"optimizer {kind!r}: choose adam or sgd")
 

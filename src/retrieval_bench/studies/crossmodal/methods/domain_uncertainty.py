@@ -48,10 +48,6 @@ class DomainUncertainty(CrossModalMethod):
     def __init__(self, hparams: dict, shape, schedule: dict):
         super().__init__(hparams, shape, schedule)
         h = self.hparams
-        if h["domain_objective"] not in DOMAIN_OBJECTIVES:
-            raise ValueError(f"domain_objective {h['domain_objective']!r}: choose one of {list(DOMAIN_OBJECTIVES)}")
-        if h["quantisation_target"] not in ("shared", "per_modality"):
-            raise ValueError(f"quantisation_target {h['quantisation_target']!r}: choose shared or per_modality")
         n, k, hidden, drop = h["common_dim"], shape.bits, h["predictor_hidden"], h["dropout"]
         self.encoders = {
             "image": HashEncoder(shape.image_dim, list(h["image_hidden"]), n, k, drop),
@@ -69,6 +65,17 @@ class DomainUncertainty(CrossModalMethod):
         if self.uses_domain:
             self.optimizers["domain"] = self.make_optimizer(self.extras["domain_features"],
                                                             self.extras["domain_codes"])
+
+    @classmethod
+    def check_values(cls, params: dict) -> None:
+        h = {**cls.DEFAULTS, **params}
+        if h["domain_objective"] not in DOMAIN_OBJECTIVES:
+            raise ValueError(f"domain_objective {h['domain_objective']!r}: choose one of {list(DOMAIN_OBJECTIVES)}")
+        if h["quantisation_target"] not in ("shared", "per_modality"):
+            raise ValueError(f"quantisation_target {h['quantisation_target']!r}: choose shared or per_modality")
+        for key in ("alpha", "beta", "gamma", "eta", "epsilon", "per_sample_scale"):
+            if h[key] < 0:
+                raise ValueError(f"{key} {h[key]}: a loss weight is 0 (the term off) or more")
 
     # ---------------------------------------------------------------- the terms
 

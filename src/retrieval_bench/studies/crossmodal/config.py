@@ -1,0 +1,37 @@
+"""What the schema cannot say about the cross-modal study's part of the config."""
+
+from __future__ import annotations
+
+from retrieval_bench.core.config import ConfigError
+
+SYNTHETIC = ("synthetic_mir", "synthetic_nus")
+
+
+def normalise(config: dict) -> None:
+    """Nothing to fill in beyond the schema's defaults."""
+
+
+def check(config: dict) -> None:
+    """A synthetic data set takes generator parameters, a thesis data set none; every scale with a paired
+    protocol has the alternating schedule."""
+    for scale_name, scale in config["scales"].items():
+        for name, proto in scale["protocols"].items():
+            paired = proto.get("paired")
+            if paired is None:
+                continue
+            where = f"scales.{scale_name}.protocols.{name}.paired"
+            if paired.get("generator") and paired["dataset"] not in SYNTHETIC:
+                raise ConfigError(f"config key {where}.generator: {paired['dataset']} is read from its files; "
+                                  f"generator parameters belong to {' or '.join(SYNTHETIC)}")
+            if "crossmodal_training" not in scale:
+                raise ConfigError(f"config key scales.{scale_name}.crossmodal_training: missing; protocol {name} "
+                                  f"trains on the alternating schedule it sets")
+
+
+def schedule_for(config: dict, method: str) -> dict:
+    """The active scale's alternating schedule for `method` (its per_method keys applied)."""
+    from retrieval_bench.core.config import scale_block
+
+    block = dict(scale_block(config)["crossmodal_training"])
+    block.update(block.pop("per_method", {}).get(method, {}))
+    return block

@@ -1,0 +1,1 @@
+"""The cross-modal study's table kinds, one file each."""

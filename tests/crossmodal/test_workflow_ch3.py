@@ -1,0 +1,58 @@
+"""Chapter 3 through the workflow on a tiny config: one table's target runs only its own jobs, the table
+sits beside the thesis's numbers, the claims are judged, the study can be left out."""
+
+import re
+
+import pandas as pd
+import yaml
+
+from tiny_project import ROOT, project, snakemake, tiny_config
+
+
+def ch3_config(tables=("table_3_3",)) -> dict:
+    config = tiny_config()
+    shipped = yaml.safe_load((ROOT / "config.yaml").read_text())["tables"]
+    config["tables"] = {t: shipped[t] for t in tables}
+    config["figures"] = {}
+    return config
+
+
+def test_table_3_3_and_its_claims_from_a_fresh_project(tmp_path):
+    cwd = project(tmp_path, ch3_config())
+    run = snakemake(cwd, "reports/mini/tables/table_3_3.csv", "reports/mini/claims.csv")
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    jobs = set(re.findall(r"^(?:local)?rule (\w+):", run.stdout + run.stderr, flags=re.MULTILINE))
+    assert jobs == {"xm_generate", "xm_split", "xm_train", "table", "claims"}, jobs
+    table = pd.read_csv(cwd / "reports/mini/tables/table_3_3.csv")
+    full = table[(table.configuration == "full") & (table.direction == "i2t")].iloc[0]
+    assert 0 < full.reproduced <= 100 and full.thesis == 83.4
+    assert set(table.configuration) == {"baseline1", "baseline2", "baseline3", "full", "eq32_as_printed"}
+    claims = pd.read_csv(cwd / "reports/mini/claims.csv", keep_default_na=False)
+    ch3 = claims[claims.chapter.astype(str) == "3"]
+    assert set(ch3.table) == {"table_3_3"}
+    # t33_baseline1_beats_dcmh reads Table 3.2, which this project does not build: n/a, not an error
+    assert ch3.set_index("id").loc["t33_baseline1_beats_dcmh", "verdict"] == "n/a"
+    assert (ch3.thesis_as_expected.isin(["yes", "n/a"])).all()
+    run_dir = cwd / "results/mini/mir_hash/seed0/duh/bits32"
+    assert {p.name for p in run_dir.iterdir()} == {"metrics.json", "codes.npz", "pr.csv", "history.csv",
+                                                    "model.pt"}
+
+
+def test_table_3_2_lists_ssah_as_published_only_and_thesis_scale_schedules_every_run(tmp_path):
+    cwd = project(tmp_path, ch3_config(("table_3_1", "table_3_2", "table_3_3")))
+    run = snakemake(cwd, "-n", "--config", "scale=thesis")
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    out = run.stdout + run.stderr
+    trains = set(re.findall(r"results/thesis/(\w+)/seed0/(\w+)/bits(\d+)/metrics.json", out))
+    assert len(trains) == 2 * 2 * 3 + 4 + 4  # T3.2: 2 sets x 2 methods x 3 lengths; T3.3 + 4; T3.1 + 4
+    assert not any(configuration == "ssah" for _, configuration, _ in trains)
+    assert "rule xm_prepare:" in out or "localrule xm_prepare:" in out
+
+
+def test_the_study_can_be_left_out(tmp_path):
+    cwd = project(tmp_path, ch3_config(("table_3_3",)) | {"tables": {**tiny_config()["tables"],
+                                                                    **ch3_config()["tables"]}})
+    run = snakemake(cwd, "-n", "--config", "studies=[incremental]")
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    out = run.stdout + run.stderr
+    assert "xm_train" not in out and "table_3_3" not in out
