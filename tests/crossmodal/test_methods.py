@@ -154,3 +154,23 @@ def test_a_run_writes_codes_from_which_its_metrics_recompute(tmp_path):
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["image_to_text"]["map"] == again
     assert metrics["pairs"] == {"query": 10, "database": 70, "train": 40}
     assert set(metrics["codes"]) == {"query_image", "query_text", "database_image", "database_text"}
+
+
+def test_the_lookup_pr_area_prepends_radius_0s_precision_at_recall_0():
+    from retrieval_bench.studies.crossmodal.figures.hash_pr import pr_auc
+
+    assert pr_auc(np.array([0.5, 1.0]), np.array([1.0, 0.5])) == pytest.approx(0.5 + 0.375)
+
+
+def test_a_sensitivity_row_changes_exactly_one_weight():
+    import yaml
+
+    from retrieval_bench.core.config import validate
+    from retrieval_bench.studies.crossmodal.figures.sensitivity import swept_weight
+    from tiny_project import ROOT
+
+    config = validate(yaml.safe_load((ROOT / "config.yaml").read_text()))
+    assert swept_weight(config, "duh_alpha10", "duh") == ("alpha", 10.0)
+    assert swept_weight(config, "duh", "duh") is None
+    with pytest.raises(ValueError, match="exactly one of"):
+        swept_weight(config, "duh_b1", "duh")

@@ -9,20 +9,24 @@ import yaml
 from tiny_project import ROOT, project, snakemake, tiny_config
 
 
-def ch3_config(tables=("table_3_3",)) -> dict:
+def ch3_config(tables=("table_3_3",), figures=()) -> dict:
     config = tiny_config()
-    shipped = yaml.safe_load((ROOT / "config.yaml").read_text())["tables"]
-    config["tables"] = {t: shipped[t] for t in tables}
-    config["figures"] = {}
+    shipped = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["tables"] = {t: shipped["tables"][t] for t in tables}
+    config["figures"] = {f: shipped["figures"][f] for f in figures}
     return config
 
 
-def test_table_3_3_and_its_claims_from_a_fresh_project(tmp_path):
-    cwd = project(tmp_path, ch3_config())
-    run = snakemake(cwd, "reports/mini/tables/table_3_3.csv", "reports/mini/claims.csv")
+def test_table_3_3_its_pr_figure_and_its_claims_from_a_fresh_project(tmp_path):
+    cwd = project(tmp_path, ch3_config(figures=("figure_3_6",)))
+    run = snakemake(cwd, "reports/mini/tables/table_3_3.csv", "reports/mini/figures/figure_3_6.png",
+                    "reports/mini/claims.csv")
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     jobs = set(re.findall(r"^(?:local)?rule (\w+):", run.stdout + run.stderr, flags=re.MULTILINE))
-    assert jobs == {"xm_generate", "xm_split", "xm_train", "table", "claims"}, jobs
+    assert jobs == {"xm_generate", "xm_split", "xm_train", "table", "figure", "claims"}, jobs
+    curves = pd.read_csv(cwd / "reports/mini/figures/figure_3_6.csv")
+    assert set(curves.row) == {"baseline1", "baseline2", "baseline3", "full"}
+    assert set(curves.radius) == set(range(33))  # 0..min(50, K) at 32 bits
     table = pd.read_csv(cwd / "reports/mini/tables/table_3_3.csv")
     full = table[(table.configuration == "full") & (table.direction == "i2t")].iloc[0]
     assert 0 < full.reproduced <= 100 and full.thesis == 83.4
@@ -38,13 +42,15 @@ def test_table_3_3_and_its_claims_from_a_fresh_project(tmp_path):
                                                     "model.pt"}
 
 
-def test_table_3_2_lists_ssah_as_published_only_and_thesis_scale_schedules_every_run(tmp_path):
-    cwd = project(tmp_path, ch3_config(("table_3_1", "table_3_2", "table_3_3")))
+def test_thesis_scale_schedules_every_chapter_3_run(tmp_path):
+    cwd = project(tmp_path, ch3_config(("table_3_1", "table_3_2", "table_3_3"),
+                                       ("figure_3_4", "figure_3_5", "figure_3_6")))
     run = snakemake(cwd, "-n", "--config", "scale=thesis")
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     out = run.stdout + run.stderr
-    trains = set(re.findall(r"results/thesis/(\w+)/seed0/(\w+)/bits(\d+)/metrics.json", out))
-    assert len(trains) == 2 * 2 * 3 + 4 + 4  # T3.2: 2 sets x 2 methods x 3 lengths; T3.3 + 4; T3.1 + 4
+    trains = set(re.findall(r"results/thesis/(\w+)/seed0/([\w.]+)/bits(\d+)/metrics.json", out))
+    # T3.2: 2 sets x 2 methods x 3 lengths; T3.3 + 4; T3.1 + 4; Fig. 3.4 + 10 (Figs. 3.5-3.6 reuse runs)
+    assert len(trains) == 2 * 2 * 3 + 4 + 4 + 10
     assert not any(configuration == "ssah" for _, configuration, _ in trains)
     assert "rule xm_prepare:" in out or "localrule xm_prepare:" in out
 
