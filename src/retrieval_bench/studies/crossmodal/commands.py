@@ -62,7 +62,9 @@ def train(args):
     ties = schedule.pop("ties")
     spec = RunSpec(Path(args.data), Path(args.split), method, hparams, args.bits, args.seed, schedule, ties,
                    extra={"protocol": args.protocol, "configuration": args.configuration})
-    run(spec, Path(args.out), Path(args.checkpoints))
+    from retrieval_bench.core.runtime import device
+
+    run(spec, Path(args.out), Path(args.checkpoints), device(config))
 
 
 def _common(p):

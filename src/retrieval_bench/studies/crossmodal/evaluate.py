@@ -30,9 +30,11 @@ LOOKUP_RADIUS = 50  # "we vary the Hamming radius from 0 to 50" (L1056)
 NDCG_AT = 100
 
 
-def codes_of(method: CrossModalMethod, inputs: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+def codes_of(method: CrossModalMethod, inputs: dict[str, torch.Tensor],
+             device: torch.device | str = "cpu") -> dict[str, np.ndarray]:
     """sign(H) of every row, per modality, as int8 ±1."""
-    return {m: binarise(encode_all(method, m, x)[1]).cpu().numpy().astype(np.int8) for m, x in inputs.items()}
+    return {m: binarise(encode_all(method, m, x, device=device)[1]).cpu().numpy().astype(np.int8)
+            for m, x in inputs.items()}
 
 
 def score(query_codes: dict[str, np.ndarray], database_codes: dict[str, np.ndarray], query_labels: np.ndarray,

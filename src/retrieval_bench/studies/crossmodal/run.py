@@ -61,8 +61,9 @@ def inputs_of(data: paired.PairedData) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(data.images, dtype=np.float32), zero_mean_texts(np.asarray(data.texts, dtype=np.float32))
 
 
-def run(spec: RunSpec, out: Path, checkpoint_dir: Path) -> dict:
-    """Train, encode and score; writes model.pt, codes.npz, metrics.json, pr.csv and history.csv in `out`."""
+def run(spec: RunSpec, out: Path, checkpoint_dir: Path, device: str = "cpu") -> dict:
+    """Train (on `device`), encode and score; writes model.pt, codes.npz, metrics.json, pr.csv and
+    history.csv in `out`."""
     tic = time.perf_counter()
     data = paired.load(spec.data)
     split = read_split(spec.split)
@@ -70,7 +71,7 @@ def run(spec: RunSpec, out: Path, checkpoint_dir: Path) -> dict:
     labels = np.asarray(data.labels)
     shape = DataShape(image_dim=images.shape[1], text_dim=texts.shape[1], labels=labels.shape[1], bits=spec.bits,
                       train_pairs=len(split["train"]))
-    method = build_method(spec, shape)
+    method = build_method(spec, shape).to(device)
 
     def rows(role: str) -> dict[str, torch.Tensor]:
         return {"image": torch.from_numpy(images[split[role]]), "text": torch.from_numpy(texts[split[role]])}
@@ -78,11 +79,13 @@ def run(spec: RunSpec, out: Path, checkpoint_dir: Path) -> dict:
     train_labels = torch.from_numpy(labels[split["train"]].astype(np.float32))
     fingerprint = {"spec": {k: v for k, v in vars(spec).items() if k != "extra"}, "format": 1,
                    "train": split["train"].tolist()}
-    history = train(method, rows("train"), train_labels, spec.schedule, spec.seed, checkpoint_dir, fingerprint)
+    history = train(method, rows("train"), train_labels, spec.schedule, spec.seed, checkpoint_dir, fingerprint,
+                    device=device)
     trained = time.perf_counter() - tic
-    query, database = evaluate.codes_of(method, rows("query")), evaluate.codes_of(method, rows("database"))
+    query, database = (evaluate.codes_of(method, rows(role), device) for role in ("query", "database"))
     metrics, curves = evaluate.score(query, database, labels[split["query"]], labels[split["database"]], spec.ties)
-    metrics |= {"method": spec.method, "seed": spec.seed, "hparams": method.hparams, "schedule": spec.schedule,
+    metrics |= {"method": spec.method, "seed": spec.seed, "device": str(device), "hparams": method.hparams,
+                "schedule": spec.schedule,
                 **spec.extra, "seconds": {"training": round(trained, 2), "total": round(time.perf_counter() - tic, 2)},
                 "pairs": {role: int(len(split[role])) for role in ("query", "database", "train")}}
     out.mkdir(parents=True, exist_ok=True)

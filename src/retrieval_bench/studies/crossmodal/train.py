@@ -38,33 +38,39 @@ def zero_mean_texts(texts: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def encode_all(method: CrossModalMethod, modality: str, x: torch.Tensor, batch: int = 1024):
-    """(features, relaxed codes) of every row, in eval mode."""
+def encode_all(method: CrossModalMethod, modality: str, x: torch.Tensor, batch: int = 1024,
+               device: torch.device | str = "cpu"):
+    """(features, relaxed codes) of every row, in eval mode, on `device` (the rows move there a batch at a
+    time: the inputs stay where they are)."""
     method.train(False)
-    parts = [method.encode(modality, x[i:i + batch]) for i in range(0, len(x), batch)]
+    parts = [method.encode(modality, x[i:i + batch].to(device)) for i in range(0, len(x), batch)]
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
 
 def train(method: CrossModalMethod, inputs: dict[str, torch.Tensor], labels: torch.Tensor, schedule: dict,
           seed: int, checkpoint_dir: Path, fingerprint: dict,
-          order: tuple[str, ...] = MODALITIES) -> list[dict]:
-    """Train on the training pairs (`inputs[modality]` rows, `labels` rows, in the same order);
-    returns the history, one record per epoch and modality phase."""
+          order: tuple[str, ...] = MODALITIES, device: torch.device | str = "cpu") -> list[dict]:
+    """Train on the training pairs (`inputs[modality]` rows, `labels` rows, in the same order) with the
+    method's modules and the memory on `device`; returns the history, one record per epoch and phase."""
+    device = torch.device(device)
+    labels = labels.to(device)
     resume = checkpoint_dir / "last.pt"
     key = hashlib.sha256(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()
     generator = torch.Generator().manual_seed(seed)
     history, start = [], 0
-    ckpt = torch.load(resume, weights_only=False) if resume.exists() else None
+    ckpt = torch.load(resume, map_location="cpu", weights_only=False) if resume.exists() else None
     if ckpt is not None and ckpt.get("fingerprint") != key:
         log.info("ignoring %s: it belongs to a different run", resume)
         ckpt = None
     if ckpt is None:
-        memory = _initial_memory(method, inputs, labels)
+        memory = _initial_memory(method, inputs, labels, device)
     else:
         method.load_state(ckpt["method"])
-        memory = Memory(**ckpt["memory"], labels=labels)
+        memory = Memory(**{k: _to(v, device) for k, v in ckpt["memory"].items()}, labels=labels)
         generator.set_state(ckpt["generator"])
         torch.set_rng_state(ckpt["torch_rng"])
+        if device.type == "cuda" and ckpt.get("cuda_rng") is not None:  # dropout and the predictor's draws
+            torch.cuda.set_rng_state(ckpt["cuda_rng"], device)
         history, start = ckpt["history"], ckpt["epoch"]
         log.info("resuming at epoch %d from %s", start, resume)
     rates, n, batch = learning_rates(schedule), len(labels), schedule["batch"]
@@ -77,7 +83,8 @@ def train(method: CrossModalMethod, inputs: dict[str, torch.Tensor], labels: tor
             permutation = torch.randperm(n, generator=generator)
             for begin in range(0, n, batch):
                 rows = permutation[begin:begin + batch]
-                for name, value in method.step(modality, rows, inputs[modality][rows], memory).items():
+                x = inputs[modality][rows].to(device, non_blocking=True)
+                for name, value in method.step(modality, rows.to(device), x, memory).items():
                     sums[name] = sums.get(name, 0.0) + value
                 steps += 1
             history.append({"epoch": epoch + 1, "phase": modality, "lr": float(rates[epoch]),
@@ -92,6 +99,7 @@ def train(method: CrossModalMethod, inputs: dict[str, torch.Tensor], labels: tor
         if not last and time.monotonic() - saved_at >= schedule.get("checkpoint_seconds", 0):
             save_torch({"method": method.state(), "memory": memory.state(), "generator": generator.get_state(),
                         "torch_rng": torch.get_rng_state(), "history": history, "epoch": epoch + 1,
+                        "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
                         "fingerprint": key}, resume)
             saved_at = time.monotonic()
     method.train(False)
@@ -99,11 +107,16 @@ def train(method: CrossModalMethod, inputs: dict[str, torch.Tensor], labels: tor
     return history
 
 
-def _initial_memory(method: CrossModalMethod, inputs: dict[str, torch.Tensor], labels: torch.Tensor) -> Memory:
+def _to(value, device):
+    return {k: v.to(device) for k, v in value.items()} if isinstance(value, dict) else value.to(device)
+
+
+def _initial_memory(method: CrossModalMethod, inputs: dict[str, torch.Tensor], labels: torch.Tensor,
+                    device: torch.device) -> Memory:
     """One no-grad forward pass fills the memory (spec 3.1 [default]; DCMH starts from zeros)."""
     features, codes = {}, {}
     for modality in MODALITIES:
-        features[modality], codes[modality] = encode_all(method, modality, inputs[modality])
+        features[modality], codes[modality] = encode_all(method, modality, inputs[modality], device=device)
     memory = Memory(features=features, codes=codes, targets=torch.zeros_like(codes["image"]), labels=labels)
     memory.refresh_targets()
     return memory
