@@ -174,3 +174,29 @@ def test_a_sensitivity_row_changes_exactly_one_weight():
     assert swept_weight(config, "duh", "duh") is None
     with pytest.raises(ValueError, match="exactly one of"):
         swept_weight(config, "duh_b1", "duh")
+
+
+def test_images_go_through_cnn_f_fine_tuned_with_the_head(tmp_path):
+    from matconvnet_files import write_net
+    from retrieval_bench.core.errors import UserError
+    from retrieval_bench.vision.models.cnn_f import load_cnn_f
+
+    write_net(tmp_path / "vgg-f.mat")
+    _, texts, y = toy(n=60)
+    rng = np.random.default_rng(3)
+    images = (rng.integers(0, 60, size=(60, 8, 8, 3)) + 150 * y[:, :3, None, None].transpose(0, 2, 3, 1)
+              ).astype(np.uint8)  # the first three labels colour the image
+    save(PairedData(images, texts, y.astype(np.uint8), {"source": "test"}), tmp_path / "data")
+    write_split(hashing_split(60, 10, 30, 0), tmp_path / "split.csv")
+    spec = RunSpec(tmp_path / "data", tmp_path / "split.csv", "dcmh", {"image_hidden": [], "text_hidden": [16]}, 8,
+                   0, SCHEDULE, image_weights=tmp_path / "vgg-f.mat")
+    metrics = run(spec, tmp_path / "out", tmp_path / "ckpt")
+    assert 0 < metrics["image_to_text"]["map"] <= 1
+    saved = torch.load(tmp_path / "out" / "model.pt", weights_only=False)["modules"]["image"]
+    loaded = load_cnn_f(tmp_path / "vgg-f.mat").state_dict()
+    assert set(loaded) <= {k.removeprefix("trunk.") for k in saved}
+    assert not torch.equal(saved["trunk.layers.1.weight"], loaded["layers.1.weight"])  # fine-tuned (L999)
+    with pytest.raises(UserError, match="image_input: images"):
+        run(RunSpec(**{**vars(spec), "image_weights": None}), tmp_path / "out2", tmp_path / "ckpt2")
+    with pytest.raises(UserError, match="weights .* are missing"):
+        run(RunSpec(**{**vars(spec), "image_weights": tmp_path / "none.mat"}), tmp_path / "out3", tmp_path / "c3")

@@ -98,3 +98,22 @@ def test_a_missing_file_names_file_md5_folder_and_source(tmp_path):
     message = str(error.value)
     assert "place NUS-WIDE-TC21.mat by hand at" in message and "md5: none published" in message
     assert str(tmp_path / "data" / "thesis" / "nuswide21") in message and "DADH" in message
+
+
+def test_cnn_f_weights_placed_by_hand_or_one_message_where_to_put_them(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from matconvnet_files import write_net
+    from retrieval_bench.studies.crossmodal import commands
+    from retrieval_bench.vision.models import cnn_f
+    from tiny_project import ROOT
+
+    monkeypatch.setattr(cnn_f, "WEIGHTS_URL", (tmp_path / "unreachable" / "vgg-f.mat").as_uri())
+    args = SimpleNamespace(config=str(ROOT / "config.yaml"), job="xm_weights", argv=[], command="xm-weights",
+                           out=str(tmp_path / "weights" / "imagenet-vgg-f.mat"))
+    with pytest.raises(ArchiveError, match="place imagenet-vgg-f.mat by hand at .*md5: none published"):
+        commands.weights(args)
+    (tmp_path / "weights").mkdir(exist_ok=True)
+    write_net(tmp_path / "weights" / "imagenet-vgg-f.mat")
+    commands.weights(args)
+    assert (tmp_path / "weights" / "imagenet-vgg-f.mat.md5").is_file()

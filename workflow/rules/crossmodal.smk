@@ -8,7 +8,20 @@ from retrieval_bench.studies.crossmodal.workflow import THESIS_DATASETS, fragmen
 XM_PROTOCOLS = "|".join(name for name, p in IR["scales"][SCALE]["protocols"].items() if "paired" in p) or "(?!)"
 XM_RUN = f"results/{SCALE}/{{protocol}}/seed{{seed}}/{{configuration}}/bits{{bits}}"
 
-localrules: xm_prepare
+localrules: xm_prepare, xm_weights
+XM_WEIGHTS = IR["scales"][SCALE].get("crossmodal_training", {}).get("cnn_f_weights")
+
+
+rule xm_weights:  # CNN-F's MatConvNet file, for protocols whose images go through CNN-F (spec 4.1)
+    output:
+        XM_WEIGHTS or "data/weights/imagenet-vgg-f.mat",
+    params:
+        config=CONFIG,
+        job=job_label("xm_weights"),
+    log:
+        f"logs/{SCALE}/xm_weights.log",
+    shell:
+        "python -m retrieval_bench xm-weights --config {params.config} --job \"{params.job}\" --out {output} 2> {log}"
 
 
 rule xm_generate:  # a synthetic stand-in (spec 14.2), drawn for one protocol and seed
@@ -66,6 +79,7 @@ rule xm_train:  # train, encode every query and database item, score both direct
     input:
         data=lambda w: xm_plan.data_folder(IR, w.protocol, int(w.seed)) + "/info.json",
         split=f"data/{SCALE}/paired_splits/{{protocol}}/seed{{seed}}.csv",
+        weights=lambda w: xm_plan.image_weights(IR, w.protocol),
     output:
         metrics=f"{XM_RUN}/metrics.json",
         codes=f"{XM_RUN}/codes.npz",

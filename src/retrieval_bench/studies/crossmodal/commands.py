@@ -55,16 +55,49 @@ def train(args):
     item, score both directions; the codes, metrics, lookup PR and history beside the model."""
     config = setup(args, torch_threads=True)
     from retrieval_bench.studies.crossmodal.config import schedule_for
+    from retrieval_bench.studies.crossmodal.plan import image_weights
     from retrieval_bench.studies.crossmodal.run import RunSpec, run
 
     method, hparams = method_of(config, args.configuration)
     schedule = schedule_for(config, method)
     ties = schedule.pop("ties")
+    schedule.pop("cnn_f_weights")
+    weights = image_weights(config, args.protocol)
     spec = RunSpec(Path(args.data), Path(args.split), method, hparams, args.bits, args.seed, schedule, ties,
+                   Path(weights[0]) if weights else None,
                    extra={"protocol": args.protocol, "configuration": args.configuration})
     from retrieval_bench.core.runtime import device
 
     run(spec, Path(args.out), Path(args.checkpoints), device(config))
+
+
+def weights(args):
+    """CNN-F's MatConvNet file: kept where it is (its md5 recorded the first time), downloaded from
+    MatConvNet's site where the network allows, else one message saying where to put it."""
+    setup(args)
+    import urllib.error
+    import urllib.request
+
+    from retrieval_bench.core.io import atomic_path
+    from retrieval_bench.studies.crossmodal.data.thesis_sets import checked_md5
+    from retrieval_bench.vision.archives import ArchiveError
+    from retrieval_bench.vision.models.cnn_f import WEIGHTS_URL
+
+    out = Path(args.out)
+    if not out.is_file():
+        try:
+            with atomic_path(out) as tmp, urllib.request.urlopen(WEIGHTS_URL, timeout=60) as response:
+                tmp.write_bytes(response.read())
+        except (urllib.error.URLError, OSError) as e:
+            raise ArchiveError(f"could not download CNN-F's weights from {WEIGHTS_URL} ({e}); place "
+                               f"{out.name} by hand at {out} (md5: none published; the md5 of the first copy "
+                               f"used is recorded in {out}.md5)") from None
+    logging.info("%s: md5 %s", out, checked_md5(out))
+
+
+def _weights_arguments(p):
+    p.add_argument("--out", required=True, help="where CNN-F's MatConvNet file goes (crossmodal_training."
+                   "cnn_f_weights)")
 
 
 def _common(p):
@@ -102,5 +135,7 @@ COMMANDS = [
             prepare, _prepare_arguments),
     Command("xm-split", "chapter 3: DCMH's query / database / training split of a paired data set", split,
             _split_arguments),
+    Command("xm-weights", "chapter 3: CNN-F's MatConvNet weights, placed or downloaded, md5 recorded", weights,
+            _weights_arguments),
     Command("xm-train", "chapter 3: one cross-modal hashing run (train, encode, score)", train, _train_arguments),
 ]

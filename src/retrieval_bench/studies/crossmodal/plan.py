@@ -32,6 +32,13 @@ def data_folder(config: dict, protocol: str, seed: int) -> str:
     return f"data/{config['scale']}/paired/{dataset}"
 
 
+def image_weights(config: dict, protocol: str) -> list[str]:
+    """CNN-F's weights file where the protocol's images go through CNN-F, else nothing."""
+    if paired_block(config, protocol).get("image_input", "features") != "images":
+        return []
+    return [scale_block(config)["crossmodal_training"]["cnn_f_weights"]]
+
+
 def split_path(config: dict, protocol: str, seed: int) -> str:
     return f"data/{config['scale']}/paired_splits/{protocol}/seed{seed}.csv"
 

@@ -35,6 +35,7 @@ class RunSpec:
     seed: int
     schedule: dict             # optimizer, lr_start, lr_end, epochs, batch, weight_decay, checkpoint_seconds
     ties: str = "stable"
+    image_weights: Path | None = None  # CNN-F's MatConvNet file, where the data set holds images
     extra: dict = field(default_factory=dict)  # recorded in metrics.json (protocol, configuration names)
 
 
@@ -53,12 +54,37 @@ def build_method(spec: RunSpec, shape: DataShape) -> CrossModalMethod:
     return method_class(spec.method)(spec.hparams, shape, spec.schedule)
 
 
-def inputs_of(data: paired.PairedData) -> tuple[np.ndarray, np.ndarray]:
-    if data.images.ndim != 2:
-        raise UserError(f"this data set holds images of shape {data.images.shape[1:]}; the cross-modal study "
-                        f"trains on image features (N x D) so far: prepare the data set with image_input: "
-                        f"features (spec chapter3.md 6.3)")
-    return np.asarray(data.images, dtype=np.float32), zero_mean_texts(np.asarray(data.texts, dtype=np.float32))
+class RowSource:
+    """Rows `index` of an array (a memory-mapped one too), read as tensors a batch at a time: a thesis-scale
+    image array (3 GB for MIRFlickr-25K, 28 GB for NUS-WIDE) is never read whole."""
+
+    def __init__(self, array: np.ndarray, index: np.ndarray, dtype=np.float32):
+        self.array, self.index, self.dtype = array, np.asarray(index), dtype
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, rows) -> torch.Tensor:
+        picked = self.index[rows.cpu().numpy() if isinstance(rows, torch.Tensor) else rows]
+        return torch.from_numpy(np.ascontiguousarray(self.array[picked], dtype=self.dtype))
+
+
+def image_trunk(data: paired.PairedData, spec: RunSpec):
+    """None where the images are feature vectors; CNN-F from `spec.image_weights` where they are images."""
+    if data.images.ndim == 2:
+        return None
+    if data.images.ndim != 4 or data.images.shape[-1] != 3:
+        raise UserError(f"{spec.data}: images of shape {data.images.shape[1:]}: give N x D features or N x H x W x 3 "
+                        f"images")
+    if spec.image_weights is None:
+        raise UserError(f"{spec.data} holds images, not features: set the protocol's paired.image_input: images "
+                        f"so that CNN-F encodes them")
+    if not Path(spec.image_weights).is_file():
+        raise UserError(f"CNN-F's weights {spec.image_weights} are missing (crossmodal_training.cnn_f_weights; "
+                        f"the workflow's xm_weights step places them)")
+    from retrieval_bench.vision.models.cnn_f import load_cnn_f
+
+    return load_cnn_f(Path(spec.image_weights))
 
 
 def run(spec: RunSpec, out: Path, checkpoint_dir: Path, device: str = "cpu") -> dict:
@@ -67,17 +93,22 @@ def run(spec: RunSpec, out: Path, checkpoint_dir: Path, device: str = "cpu") -> 
     tic = time.perf_counter()
     data = paired.load(spec.data)
     split = read_split(spec.split)
-    images, texts = inputs_of(data)
+    texts = zero_mean_texts(np.asarray(data.texts, dtype=np.float32))
     labels = np.asarray(data.labels)
-    shape = DataShape(image_dim=images.shape[1], text_dim=texts.shape[1], labels=labels.shape[1], bits=spec.bits,
-                      train_pairs=len(split["train"]))
+    trunk = image_trunk(data, spec)
+    images_are_features = trunk is None
+    shape = DataShape(image_dim=data.images.shape[1] if images_are_features else trunk.out_features,
+                      text_dim=texts.shape[1], labels=labels.shape[1], bits=spec.bits,
+                      train_pairs=len(split["train"]), image_trunk=trunk)
     method = build_method(spec, shape).to(device)
 
-    def rows(role: str) -> dict[str, torch.Tensor]:
-        return {"image": torch.from_numpy(images[split[role]]), "text": torch.from_numpy(texts[split[role]])}
+    def rows(role: str) -> dict[str, RowSource]:
+        return {"image": RowSource(data.images, split[role], np.float32 if images_are_features else np.uint8),
+                "text": RowSource(texts, split[role])}
 
     train_labels = torch.from_numpy(labels[split["train"]].astype(np.float32))
     fingerprint = {"spec": {k: v for k, v in vars(spec).items() if k != "extra"}, "format": 1,
+                   "image_weights_mtime": Path(spec.image_weights).stat().st_mtime if trunk is not None else None,
                    "train": split["train"].tolist()}
     history = train(method, rows("train"), train_labels, spec.schedule, spec.seed, checkpoint_dir, fingerprint,
                     device=device)
@@ -93,7 +124,8 @@ def run(spec: RunSpec, out: Path, checkpoint_dir: Path, device: str = "cpu") -> 
     for name, frame in (("pr.csv", curves), ("history.csv", pd.DataFrame(history))):
         with atomic_path(out / name) as tmp:
             frame.to_csv(tmp, index=False)
-    save_torch({"method": spec.method, "hparams": method.hparams, "shape": vars(shape),
+    save_torch({"method": spec.method, "hparams": method.hparams,
+                "shape": {k: v for k, v in vars(shape).items() if k != "image_trunk"},
                 "modules": {n: m.state_dict() for n, m in method.modules().items()}}, out / "model.pt")
     write_json(out / "metrics.json", metrics)  # last: its presence says the run is complete
     log.info("%s bits %d seed %d: I2T mAP %.4f, T2I mAP %.4f (%.1f s)", spec.method, spec.bits, spec.seed,

@@ -43,6 +43,8 @@ def encode_all(method: CrossModalMethod, modality: str, x: torch.Tensor, batch: 
     """(features, relaxed codes) of every row, in eval mode, on `device` (the rows move there a batch at a
     time: the inputs stay where they are)."""
     method.train(False)
+    if isinstance(x, torch.Tensor) is False and getattr(x, "dtype", None) == np.uint8:
+        batch = min(batch, 256)  # images through CNN-F: activations, not the codes, set the batch
     parts = [method.encode(modality, x[i:i + batch].to(device)) for i in range(0, len(x), batch)]
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 

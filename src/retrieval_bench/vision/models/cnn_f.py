@@ -61,6 +61,7 @@ class CnnF(nn.Module):
         super().__init__()
         self.layers = layers
         self.register_buffer("mean_image", mean_image)  # 3 x H x W (or 3 x 1 x 1)
+        self.out_features = [m for m in layers if isinstance(m, nn.Conv2d)][-1].out_channels  # fc7's 4096
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dtype == torch.uint8:

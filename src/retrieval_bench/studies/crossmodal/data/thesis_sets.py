@@ -60,7 +60,7 @@ def prepare(dataset: str, source: Path, out: Path) -> PairedData:
         raise ArchiveError(f"unknown thesis data set {dataset!r}; known: {sorted(DATASETS)}")
     spec = DATASETS[dataset]
     path = _find(spec, source)
-    md5 = _checked_md5(path)
+    md5 = checked_md5(path)
     data = read_mat(path)
     data.info.update(dataset=dataset, file=path.name, md5=md5,
                      thesis_counts={"pairs": spec.pairs, "text_dimension": spec.text_dimension,
@@ -87,7 +87,7 @@ def _find(spec: ThesisSet, source: Path) -> Path:
                        f"at {spec.published}")
 
 
-def _checked_md5(path: Path) -> str:
+def checked_md5(path: Path) -> str:
     """The file's md5, recorded beside it the first time; a different file later is an error."""
     md5, record = md5sum(path), path.with_name(path.name + ".md5")
     if record.is_file():

@@ -26,11 +26,23 @@ def other(modality: str) -> str:
 
 @dataclass(frozen=True)
 class DataShape:
-    image_dim: int
+    image_dim: int          # the features each image enters the method's head with (the trunk's output)
     text_dim: int
     labels: int
     bits: int
     train_pairs: int
+    image_trunk: nn.Module | None = None  # images, not features: the network in front of the head (CNN-F)
+
+
+class TrunkEncoder(nn.Module):
+    """An image encoder on images: the trunk (fine-tuned with the head, L999), then the method's head."""
+
+    def __init__(self, trunk: nn.Module, head: nn.Module):
+        super().__init__()
+        self.trunk, self.head = trunk, head
+
+    def forward(self, x):
+        return self.head(self.trunk(x))
 
 
 @dataclass
@@ -131,6 +143,11 @@ class CrossModalMethod:
             return torch.optim.SGD(params, lr=self.schedule["lr_start"], momentum=self.schedule.get("momentum", 0.0),
                                    weight_decay=decay)
         raise ValueError(f"optimizer {kind!r}: choose adam or sgd")
+
+    def image_encoder(self, head: nn.Module) -> nn.Module:
+        """The method's image head, behind the image trunk where the images are images."""
+        trunk = self.shape.image_trunk
+        return head if trunk is None else TrunkEncoder(trunk, head)
 
     def forward_and_remember(self, modality: str, rows: torch.Tensor, x: torch.Tensor, memory: Memory):
         """The batch's feature and relaxed code; their detached copies go into the memory."""

@@ -35,8 +35,8 @@ class Dcmh(CrossModalMethod):
         super().__init__(hparams, shape, schedule)
         h = self.hparams
         self.encoders = {
-            "image": HashEncoder(shape.image_dim, list(h["image_hidden"]), 0, shape.bits, h["dropout"],
-                                 code_activation="linear"),
+            "image": self.image_encoder(HashEncoder(shape.image_dim, list(h["image_hidden"]), 0, shape.bits,
+                                                    h["dropout"], code_activation="linear")),
             "text": HashEncoder(shape.text_dim, list(h["text_hidden"]), 0, shape.bits, h["dropout"],
                                 code_activation="linear"),
         }

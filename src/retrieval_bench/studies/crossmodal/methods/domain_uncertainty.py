@@ -50,7 +50,7 @@ class DomainUncertainty(CrossModalMethod):
         h = self.hparams
         n, k, hidden, drop = h["common_dim"], shape.bits, h["predictor_hidden"], h["dropout"]
         self.encoders = {
-            "image": HashEncoder(shape.image_dim, list(h["image_hidden"]), n, k, drop),
+            "image": self.image_encoder(HashEncoder(shape.image_dim, list(h["image_hidden"]), n, k, drop)),
             "text": HashEncoder(shape.text_dim, list(h["text_hidden"]), n, k, drop,
                                 fusion_windows=tuple(h["fusion_windows"])),
         }
