@@ -4,11 +4,11 @@ a missing file gives."""
 
 import zipfile
 
-import h5py
 import numpy as np
 import pytest
 from scipy.io import savemat
 
+from paired_files import write_dcmh_v73
 from retrieval_bench.studies.crossmodal.data.paired import load
 from retrieval_bench.studies.crossmodal.data.thesis_sets import extract_zip, prepare, read_mat
 from retrieval_bench.vision.archives import ArchiveError
@@ -27,17 +27,7 @@ def pairs():
 
 
 def write_v73(path, images_key="IAll", matlab_images_last=False):
-    """As MATLAB writes a v7.3 file: a 512-byte header, then HDF5 holding each array column-major (h5py
-    sees the axes reversed)."""
-    images, texts, labels = pairs()
-    if matlab_images_last:  # DCMH's IAll is 224 x 224 x 3 x N in MATLAB
-        images = np.moveaxis(images, 0, -1)
-    with h5py.File(path, "w", userblock_size=512) as f:
-        f[images_key] = np.ascontiguousarray(images.T)
-        f["YAll"] = texts.T
-        f["LAll"] = labels.T
-    with open(path, "r+b") as f:
-        f.write(b"MATLAB 7.3 MAT-file".ljust(128, b" "))
+    write_dcmh_v73(path, *pairs(), images_key=images_key, matlab_images_last=matlab_images_last)
 
 
 @pytest.mark.parametrize("key, last", [("IAll", True), ("images", False)])

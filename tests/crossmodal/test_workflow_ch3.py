@@ -62,3 +62,38 @@ def test_the_study_can_be_left_out(tmp_path):
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     out = run.stdout + run.stderr
     assert "xm_train" not in out and "table_3_3" not in out
+
+
+def test_the_thesis_path_from_placed_files_through_cnn_f(tmp_path):
+    """`scale: thesis` through the workflow on a CPU, shrunk by a test-only override (1 epoch, 8 px images,
+    30 pairs): DCMH's MATLAB file and CNN-F's MatConvNet file placed by hand, the images through CNN-F."""
+    import numpy as np
+
+    from matconvnet_files import write_net
+    from paired_files import write_dcmh_v73
+
+    config = ch3_config()
+    config.update(scale="thesis", device="cpu")
+    thesis = config["scales"]["thesis"]
+    thesis["crossmodal_training"].update(epochs=1, batch=8, checkpoint_seconds=0)
+    thesis["protocols"]["mir_hash"]["paired"].update(queries=4, train=12)
+    thesis["training"]["threads"] = 1
+    cwd = project(tmp_path, config)
+    rng = np.random.default_rng(0)
+    labels = (rng.random((30, 24)) < 0.2).astype(np.uint8)
+    labels[:, 0] = 1
+    (cwd / "data/thesis/mirflickr25k").mkdir(parents=True)
+    write_dcmh_v73(cwd / "data/thesis/mirflickr25k/FLICKR-25K.mat",
+                   rng.integers(0, 256, size=(30, 8, 8, 3), dtype=np.uint8),  # CNN-F's stand-in takes 8 px
+                   (rng.random((30, 64)) < 0.2).astype(np.float64), labels, matlab_images_last=True)
+    (cwd / "data/weights").mkdir(parents=True)
+    write_net(cwd / "data/weights/imagenet-vgg-f.mat")
+    run = snakemake(cwd, "reports/thesis/tables/table_3_3.csv")
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    jobs = set(re.findall(r"^(?:local)?rule (\w+):", run.stdout + run.stderr, flags=re.MULTILINE))
+    assert {"xm_prepare", "xm_split", "xm_train", "table"} == jobs, jobs  # the weights were placed by hand
+    table = pd.read_csv(cwd / "reports/thesis/tables/table_3_3.csv")
+    assert table.reproduced.notna().all() and (table.seeds == 1).all()
+    info = yaml.safe_load((cwd / "data/thesis/paired/mirflickr25k/info.json").read_text())
+    assert info["statistics"]["pairs"] == 30 and info["thesis_counts"]["pairs"] == 20015
+    assert (cwd / "data/thesis/mirflickr25k/FLICKR-25K.mat.md5").is_file()
