@@ -4,7 +4,6 @@ the lookup PR curve, and the per-epoch history of the named loss terms."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from retrieval_bench.core import registry
 from retrieval_bench.core.errors import UserError
 from retrieval_bench.core.io import atomic_path, save_torch, write_json
 from retrieval_bench.studies.crossmodal import evaluate
@@ -39,19 +39,9 @@ class RunSpec:
     extra: dict = field(default_factory=dict)  # recorded in metrics.json (protocol, configuration names)
 
 
-def method_class(name: str) -> type[CrossModalMethod]:
-    try:
-        module = importlib.import_module(f"retrieval_bench.studies.crossmodal.methods.{name}")
-    except ModuleNotFoundError as e:
-        raise UserError(f"unknown cross-modal method {name!r}: a file methods/{name}.py of the cross-modal "
-                        f"study") from e
-    found = [c for c in vars(module).values() if isinstance(c, type) and getattr(c, "name", None) == name]
-    return found[0]
-
-
 def build_method(spec: RunSpec, shape: DataShape) -> CrossModalMethod:
     torch.manual_seed(spec.seed)  # the initial weights: one stream per seed
-    return method_class(spec.method)(spec.hparams, shape, spec.schedule)
+    return registry.method_class(spec.method)(spec.hparams, shape, spec.schedule)
 
 
 class RowSource:
