@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from retrieval_bench.core.config import ConfigError
-
-SYNTHETIC = ("synthetic_mir", "synthetic_nus")
+from retrieval_bench.studies.crossmodal.plan import SYNTHETIC
 
 
 def normalise(config: dict) -> None:
