@@ -183,3 +183,53 @@ def test_the_collapse_guard_sees_few_codes_and_constant_bits():
     stats = code_statistics(collapsed)
     assert stats["distinct_codes"] == 3 and stats["constant_bits"] >= 1 and stats["bit_imbalance"] > 0
     assert "text: 3 distinct codes for 600 items" in collapse_warning(stats, "text")
+
+
+# ---------------------------------------------------------------- the expected AP under random tie order
+
+
+def _mean_ap_over_every_tie_order(query_codes, database_codes, relevant):
+    """AP averaged over every permutation of the database (ties broken by the permuted index)."""
+    import itertools
+
+    from retrieval_bench.retrieval.hamming import hamming_distances
+
+    dist = hamming_distances(query_codes, database_codes)
+    n = dist.shape[1]
+    total = np.zeros(len(dist))
+    perms = list(itertools.permutations(range(n)))
+    for perm in perms:
+        for i in range(len(dist)):
+            order = sorted(range(n), key=lambda j: (dist[i, j], perm[j]))
+            hit = relevant[i, order]
+            found = np.cumsum(hit)
+            total[i] += (hit * found / np.arange(1, n + 1)).sum() / max(hit.sum(), 1)
+    return total / len(perms)
+
+
+def test_expected_ap_under_random_ties_is_exact_against_every_tie_order():
+    from retrieval_bench.retrieval.hamming import grade_matrix, hamming_metrics
+
+    rng = np.random.default_rng(5)
+    q, d = rng.integers(0, 2, (6, 3)), rng.integers(0, 2, (7, 3))  # 3 bits, 7 items: many ties
+    relevant = rng.random((6, 7)) < 0.4
+    relevant[0] = False  # a query with nothing relevant scores 0
+    result = hamming_metrics(q, d, grade_matrix(relevant), lookup=True)
+    expected = _mean_ap_over_every_tie_order(q, d, relevant)
+    assert np.allclose(result.expected_average_precision(), expected)
+    assert result.summary()["map_tie_mean"] == pytest.approx(expected.mean())
+
+
+def test_expected_ap_is_the_stable_ap_without_ties():
+    from retrieval_bench.retrieval.hamming import grade_matrix, hamming_metrics
+
+    rng = np.random.default_rng(1)
+    d = np.array([[int(b) for b in f"{i:04b}"] for i in range(16)])  # 16 distinct codes
+    q = d[[0]]
+    dist_unique = np.abs(d.sum(axis=1))  # distances to code 0000 are the popcounts: tied; use one code per level
+    keep = [0, 1, 3, 7, 15]  # 0000, 0001, 0011, 0111, 1111: distances 0..4, no ties
+    relevant = rng.random((1, 5)) < 0.5
+    relevant[0, 0] = True
+    result = hamming_metrics(q, d[keep], grade_matrix(relevant), lookup=True)
+    assert dist_unique[keep].tolist() == [0, 1, 2, 3, 4]
+    assert result.expected_average_precision()[0] == pytest.approx(result.average_precision[0])

@@ -44,6 +44,16 @@ class FigureKind:
         raise NotImplementedError
 
 
+def pyplot():
+    """matplotlib's pyplot on the Agg backend, imported when a figure is drawn (not when kinds are listed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def figure_kind_of(config: dict, figure: str) -> FigureKind:
     return registry.figure_kind(config["figures"][figure]["kind"])
 

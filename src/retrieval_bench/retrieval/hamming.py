@@ -147,12 +147,34 @@ class HammingMetrics:
     def map(self) -> float:
         return _mean(self.average_precision)
 
+    def expected_average_precision(self) -> np.ndarray:
+        """Per query, the AP expected when the order inside every distance tie is uniformly random
+        (McSherry & Najork's closed form, from the lookup counts): the tie-free number behind `map`
+        at short codes, where ties dominate.  A query with no relevant item: 0."""
+        if self.retrieved is None:
+            raise ValueError("the lookup counts were not kept: call hamming_metrics(..., lookup=True)")
+        within, hits_within = self.retrieved.astype(np.float64), self.retrieved_relevant.astype(np.float64)
+        before = np.concatenate([np.zeros((len(within), 1)), within[:, :-1]], axis=1)     # s: items ranked ahead
+        found = np.concatenate([np.zeros((len(within), 1)), hits_within[:, :-1]], axis=1)  # F: relevant ahead
+        n, m = within - before, hits_within - found                                        # the tie block
+        harmonic = np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, int(within[:, -1].max()) + 1))])
+        s1 = harmonic[within.astype(np.int64)] - harmonic[before.astype(np.int64)]  # sum_i 1 / (s + i)
+        s2 = n - (before + 1) * s1                                                   # sum_i (i - 1) / (s + i)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # position i of the block is relevant with probability m / n; given that, the relevant items up
+            # to it are F + 1 + (i - 1)(m - 1)/(n - 1) on average
+            block = np.where(n > 0, m / np.maximum(n, 1) * ((found + 1) * s1 + np.where(
+                n > 1, (m - 1) / np.maximum(n - 1, 1), 0.0) * s2), 0.0)
+        return np.where(self.relevant > 0, block.sum(axis=1) / np.maximum(self.relevant, 1), 0.0)
+
     def summary(self) -> dict[str, float]:
         """Flat numbers for a metrics JSON: map, precision@N, recall@N, ndcg@k."""
         out = {"map": self.map}
         out |= {f"precision@{n}": _mean(v) for n, v in self.precision_at.items()}
         out |= {f"recall@{n}": _mean(v) for n, v in self.recall_at.items()}
         out |= {f"ndcg@{k}": _mean(v) for k, v in self.ndcg_at.items()}
+        if self.retrieved is not None:
+            out["map_tie_mean"] = float(self.expected_average_precision().mean())
         return out
 
     def lookup(self, radii=None) -> dict[str, np.ndarray]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval_bench.core.config import rows_of, scale_block
-from retrieval_bench.core.figures import FigureKind
+from retrieval_bench.core.figures import FigureKind, pyplot  # noqa: F401  (the kinds import pyplot from here)
 from retrieval_bench.core.io import read_json
 from retrieval_bench.studies.incremental import plan
 from retrieval_bench.studies.incremental.measures import accuracy_matrix, sample_gram
@@ -19,16 +19,6 @@ TOP = 6  # retrieved images shown per query (Figs. 6.12-6.16)
 REFERENCE_OPTION = {"reference": {
     "type": "string", "description": "a configuration whose final model (the protocol's last task) is shown as the "
                                      "reference / upper bound, e.g. joint training"}}
-
-
-def pyplot():
-    """matplotlib's pyplot on the Agg backend, imported when a figure is drawn (not when kinds are listed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 class RunFigure(FigureKind):

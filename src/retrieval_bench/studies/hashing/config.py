@@ -1,0 +1,21 @@
+"""What the schema cannot say about the hashing study's part of the config."""
+
+from __future__ import annotations
+
+from retrieval_bench.core.config import ConfigError
+
+
+def normalise(config: dict) -> None:
+    """Nothing to fill in beyond the schema's defaults."""
+
+
+def check(config: dict) -> None:
+    """An LDPH configuration's reference is a configuration of a reference hasher."""
+    for cid, entry in config["configurations"].items():
+        if entry["method"] != "ldph":
+            continue
+        reference = entry.get("reference", "itq")
+        target = config["configurations"].get(reference)
+        if target is None or target["method"] == "ldph":
+            raise ConfigError(f"config key configurations.{cid}.reference: {reference!r} is not a configuration "
+                              f"of a reference hasher (lsh, pcah, itq, sh, ...); name one")

@@ -1,0 +1,1 @@
+"""One file per hashing method, each a HashingMethod (base.py) named as its file."""
