@@ -35,6 +35,10 @@ def tiny_config() -> dict:
         if "paired" in protocol:  # chapter 3: 90 pairs, 12 queries, 30 training pairs
             protocol["paired"].update(queries=12, train=30, generator={"pairs": 90})
             continue
+        if "vectors" in protocol:  # the hashing study: digits as shipped (1,797 vectors), manifold128 smaller
+            if protocol["vectors"]["dataset"] == "manifold128":
+                protocol["vectors"].update(queries=50, train=200, knn=20, generator={"items": 600})
+            continue
         if "sequence" in protocol:  # chapter 7: 3 seen + 2 unseen classes of each 5-class dataset
             for entry in protocol["sequence"]:
                 entry.update(seen=3, unseen=2)

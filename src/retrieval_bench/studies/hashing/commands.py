@@ -74,15 +74,15 @@ def train(args):
 def speed(args):
     """Hamming search throughput on this machine (spec 6, issue item 6)."""
     setup(args)
-    from retrieval_bench.studies.hashing.speed import measure
+    from retrieval_bench.studies.hashing.speed import as_markdown, measure
 
     result = measure(args.queries, args.database, args.bits, args.k, seed=0, device=args.device)
-    text = json.dumps(result, indent=2)
-    logging.info("%s", text)
+    logging.info("%s", json.dumps(result, indent=2))
     if args.out:
-        from retrieval_bench.core.io import write_json
+        from retrieval_bench.core.io import write_json, write_text
 
         write_json(Path(args.out), result)
+        write_text(Path(args.out).with_suffix(".md"), as_markdown(result))
 
 
 def _prepare_arguments(p):
@@ -118,7 +118,8 @@ def _speed_arguments(p):
     p.add_argument("--bits", type=int, default=64)
     p.add_argument("--k", type=int, default=1000, help="neighbours returned per query (faiss top-k search)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument("--out", default="", help="a JSON file for the numbers")
+    p.add_argument("--out", default="", help="a JSON file for the numbers (and a Markdown one beside it, which "
+                   "docs/hashing.md shows: reports/<scale>/hashing_speed.json)")
 
 
 COMMANDS = [

@@ -50,3 +50,16 @@ def measure(queries: int, database: int, bits: int, k: int, seed: int = 0, devic
     result["popcount_bound_distances_per_second"] = bound
     result["fraction_of_popcount_bound"] = result["distances_per_second"] / bound
     return result
+
+
+def as_markdown(r: dict) -> str:
+    return "\n".join([
+        f"Hamming search, {r['queries']:,} queries against {r['database']:,} codes of {r['bits']} bits, top "
+        f"{r['k']} (faiss IndexBinaryFlat, {r['device']}, {r['threads']} threads; {r['machine']}):", "",
+        "| measure | value |", "|---|---|",
+        f"| search time | {r['seconds']:.1f} s |",
+        f"| queries per second | {r['queries_per_second']:,.0f} |",
+        f"| Hamming distances per second | {r['distances_per_second']:.3g} |",
+        f"| popcount bound (XOR + popcount of 64-bit words, NumPy, one thread x {r['threads']}) | "
+        f"{r['popcount_bound_distances_per_second']:.3g} distances/s |",
+        f"| search rate / popcount bound | {r['fraction_of_popcount_bound']:.2f} |", ""])
