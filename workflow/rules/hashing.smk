@@ -97,3 +97,27 @@ rule hash_train:  # fit, encode every query and database item, score both ground
         " --protocol {wildcards.protocol} --configuration {wildcards.configuration} --seed {wildcards.seed}"
         " --data $(dirname {input.data}) --split {input.split} --reference \"{params.reference}\""
         " --out $(dirname {output.metrics}) 2> {log}"
+
+
+rule hash_views:  # the deck's works 1 (CIE) and 2 (complementary supervision) on a data set's two views
+    input:
+        data=lambda w: hash_plan.data_folder(IR, w.protocol, int(w.seed)) + "/info.json",
+        split=f"data/{SCALE}/vector_splits/{{protocol}}/seed{{seed}}.npz",
+    output:
+        f"results/{SCALE}/{{protocol}}/seed{{seed}}/two_view/metrics.json",
+    params:
+        config=CONFIG,
+        job=job_label("hash_views"),
+        fragment=lambda w: hash_fragment(IR, "views", protocol=w.protocol),
+    wildcard_constraints:
+        protocol=HASH_PROTOCOLS,
+        seed=r"\d+",
+    threads: IR["scales"][SCALE]["training"]["threads"]
+    conda:
+        "../../envs/retrieval_bench.yaml"
+    log:
+        f"logs/{SCALE}/hash_views/{{protocol}}/seed{{seed}}.log",
+    shell:
+        "python -m retrieval_bench hash-views --config {params.config} --job \"{params.job}\""
+        " --protocol {wildcards.protocol} --seed {wildcards.seed} --data $(dirname {input.data})"
+        " --split {input.split} --out {output} 2> {log}"

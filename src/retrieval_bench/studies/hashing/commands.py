@@ -71,6 +71,31 @@ def train(args):
     run(spec, Path(args.out))
 
 
+def views(args):
+    """The deck's works 1 and 2 on the two views of a protocol's data set (two_view.py)."""
+    config = setup(args, torch_threads=True)
+    import numpy as np
+
+    from retrieval_bench.core.config import scale_block
+    from retrieval_bench.core.errors import UserError
+    from retrieval_bench.core.io import write_json
+    from retrieval_bench.studies.hashing import two_view
+    from retrieval_bench.studies.hashing.data import vector_set
+    from retrieval_bench.studies.hashing.data.splits import read_split
+
+    data = vector_set.load(Path(args.data))
+    if data.view_b is None or data.labels is None or data.labels.ndim != 1:
+        raise UserError(f"{args.data}: the deck's works 1 and 2 need a second view and class labels; this data "
+                        f"set has {'no second view' if data.view_b is None else 'no class labels'}")
+    split = read_split(Path(args.split))
+    a, b, labels = data.features, data.view_b, data.labels
+    params = scale_block(config)["two_view"]
+    measured = two_view.rows(np.asarray(a[split.queries]), np.asarray(b[split.queries]),
+                             np.asarray(a[split.database]), np.asarray(b[split.database]),
+                             labels[split.queries], labels[split.database], params, args.seed)
+    write_json(Path(args.out), {"protocol": args.protocol, "seed": args.seed, "params": params, "rows": measured})
+
+
 def speed(args):
     """Hamming search throughput on this machine (spec 6, issue item 6)."""
     setup(args)
@@ -112,6 +137,14 @@ def _train_arguments(p):
     p.add_argument("--reference", default="", help="the reference run's codes.npz (LDPH configurations)")
 
 
+def _views_arguments(p):
+    p.add_argument("--protocol", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", required=True, help="the prepared vector set's folder (with view_b.npy)")
+    p.add_argument("--split", required=True)
+    p.add_argument("--out", required=True, help="the metrics JSON")
+
+
 def _speed_arguments(p):
     p.add_argument("--queries", type=int, default=10_000)
     p.add_argument("--database", type=int, default=1_000_000)
@@ -129,6 +162,8 @@ COMMANDS = [
             split, _split_arguments),
     Command("hash-train", "hashing: one configuration at its code lengths (fit, encode, score)", train,
             _train_arguments),
+    Command("hash-views", "hashing: the deck's works 1 (CIE) and 2 (complementary supervision) on two views",
+            views, _views_arguments),
     Command("hash-speed", "hashing: Hamming search throughput (faiss IndexBinaryFlat) on this machine", speed,
             _speed_arguments),
 ]

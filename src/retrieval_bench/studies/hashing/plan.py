@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from retrieval_bench.core.config import built, method_of, scale_block, study_of
-from retrieval_bench.studies.hashing.data.synthetic import BUNDLED, SYNTHETIC
+from retrieval_bench.studies.hashing.data.synthetic import BUNDLED, SYNTHETIC, WITH_SECOND_VIEW
 
 # the option of tables and figures that says so (protocols_of)
 EVERY_PROTOCOL = {"type": "boolean", "description": "the rows run on every vectors protocol of the active scale "
@@ -106,3 +106,13 @@ def bits_for(config: dict, protocol: str, configuration: str) -> list[int]:
 
 def is_bundled(dataset: str) -> bool:
     return dataset in BUNDLED
+
+
+def two_view_protocols(config: dict) -> list[str]:
+    """The vectors protocols whose data set has a second view (the deck's works 1 and 2)."""
+    return [name for name, p in scale_block(config)["protocols"].items()
+            if "vectors" in p and p["vectors"]["dataset"] in WITH_SECOND_VIEW]
+
+
+def two_view_dir(config: dict, protocol: str, seed: int) -> str:
+    return f"results/{config['scale']}/{protocol}/seed{seed}/two_view"

@@ -77,6 +77,7 @@ def run(spec: RunSpec, out: Path) -> dict:
     if query_labels is not None:
         arrays |= {"query_labels": query_labels, "database_labels": database_labels}
     curves, history = [], []
+    cls(spec.hparams).warm_up()
     for bits in spec.bits:
         method = cls(spec.hparams)
         reference = None

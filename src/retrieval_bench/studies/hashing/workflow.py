@@ -17,6 +17,8 @@ def fragment(config: dict, step: str, protocol: str = "", configuration: str = "
         part = {"dataset": block["dataset"], "generator": block.get("generator", {})}
     elif step == "split":
         part = {k: block.get(k) for k in SPLIT_KEYS}
+    elif step == "views":
+        part = {"dataset": block["dataset"], "two_view": scale_block(config)["two_view"]}
     elif step == "train":
         method, hparams = method_of(config, configuration)
         part = {"method": method, "hparams": hparams, "bits": bits_for(config, protocol, configuration)}

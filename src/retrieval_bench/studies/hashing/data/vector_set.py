@@ -4,6 +4,7 @@
     labels.npy       N int64 class ids, or N x L uint8 multi-hot rows (NUS-WIDE); absent: no labels
     queries.npy      Q x D float32: a fixed query set (texmex); absent: queries are drawn from the items
     groundtruth.npy  Q x k int64: the fixed queries' nearest items (rows of features.npy), nearest first
+    view_b.npy       N x D' float32: a second view of the same items (the deck's works 1 and 2); absent: none
     info.json        the data set's name, counts, label kind and the md5 of every source file (written last:
                      its presence says the folder is complete)
 
@@ -29,6 +30,7 @@ class VectorSet:
     queries: np.ndarray | None = None
     groundtruth: np.ndarray | None = None
     info: dict = field(default_factory=dict)
+    view_b: np.ndarray | None = None
 
     @property
     def label_kind(self) -> str:
@@ -44,6 +46,8 @@ class VectorSet:
             out["fixed_queries"] = int(len(self.queries))
         if self.groundtruth is not None:
             out["groundtruth_k"] = int(self.groundtruth.shape[1])
+        if self.view_b is not None:
+            out["view_b_dim"] = int(self.view_b.shape[1])
         return out
 
 
@@ -51,7 +55,7 @@ def save(data: VectorSet, folder: Path) -> None:
     """Write every array (each atomically), then info.json."""
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {"features": data.features, "labels": data.labels, "queries": data.queries,
-              "groundtruth": data.groundtruth}
+              "groundtruth": data.groundtruth, "view_b": data.view_b}
     for name, array in arrays.items():
         path = folder / f"{name}.npy"
         if array is None:
@@ -75,4 +79,4 @@ def load(folder: Path, mmap: bool = True) -> VectorSet:
         return np.load(path, mmap_mode=mode) if path.is_file() else None
 
     return VectorSet(np.load(folder / "features.npy", mmap_mode=mode), optional("labels"), optional("queries"),
-                     optional("groundtruth"), read_json(folder / "info.json"))
+                     optional("groundtruth"), read_json(folder / "info.json"), optional("view_b"))

@@ -38,6 +38,9 @@ class HashingMethod:
         """Whether the method defines `bits`-bit codes of `dim`-d vectors (PCA-based ones need bits <= dim)."""
         return True
 
+    def warm_up(self) -> None:
+        """Pay a process's first-use costs (library initialisation) before anything is timed."""
+
     def fit(self, x: np.ndarray, bits: int, rng: np.random.Generator,
             reference_codes: np.ndarray | None = None) -> "HashingMethod":
         raise NotImplementedError

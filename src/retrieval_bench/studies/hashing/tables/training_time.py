@@ -16,6 +16,9 @@ class TrainingTime(VectorHashingTable):
     def records(self, spec, measured):
         return [{"metric": "train_seconds", "value": measured["train_seconds"]}]
 
+    def decimals(self, measure):
+        return 4  # the references fit in milliseconds
+
     def wide_index(self):
         return ["configuration"]
 
