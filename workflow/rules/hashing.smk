@@ -3,12 +3,15 @@
 # and seed, and one job per (protocol, seed, configuration) at every code length its readers ask for;
 # an LDPH job reads its reference's codes.
 
+import re
+
 from retrieval_bench.studies.hashing import plan as hash_plan
 from retrieval_bench.studies.hashing.data.synthetic import BUNDLED as HASH_BUNDLED
 from retrieval_bench.studies.hashing.workflow import THESIS_DATASETS as HASH_THESIS, fragment as hash_fragment
 
 HASH_PROTOCOLS = "|".join(name for name, p in IR["scales"][SCALE]["protocols"].items() if "vectors" in p) or "(?!)"
 HASH_RUN = f"results/{SCALE}/{{protocol}}/seed{{seed}}/{{configuration}}"
+HASH_CONFIGURATIONS = "|".join(re.escape(c) for c in sorted(IR["configurations"], key=len, reverse=True))
 
 localrules: hash_prepare
 
@@ -87,6 +90,7 @@ rule hash_train:  # fit, encode every query and database item, score both ground
     wildcard_constraints:
         protocol=HASH_PROTOCOLS,
         seed=r"\d+",
+        configuration=HASH_CONFIGURATIONS,  # not two_view/ (hash_views' folder)
     threads: IR["scales"][SCALE]["training"]["threads"]
     conda:
         "../../envs/retrieval_bench.yaml"

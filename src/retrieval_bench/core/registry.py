@@ -126,6 +126,25 @@ def method_class(name: str):
     return found[0]
 
 
+class KeyedHyperparameters:
+    """A method whose hyper-parameters are the keys of DEFAULTS (each set to its thesis-scale value):
+    config validation calls `check_config` on a configuration's keys and `check_values` on its values."""
+
+    name = ""
+    DEFAULTS: dict = {}
+
+    @classmethod
+    def check_config(cls, params: dict, where: str) -> None:
+        unknown = set(params) - set(cls.DEFAULTS)
+        if unknown:
+            raise ValueError(f"{where}: {cls.name} has no hyper-parameter(s) {sorted(unknown)}; it takes "
+                             f"{sorted(cls.DEFAULTS) or 'none'}")
+
+    @classmethod
+    def check_values(cls, params: dict) -> None:
+        """Values the method checks itself (a choice among options): ValueError naming the key."""
+
+
 # ---------------------------------------------------------------- table and figure kinds
 
 def _kinds(folder: str) -> dict:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from retrieval_bench.core.registry import KeyedHyperparameters
+
 MODALITIES = ("image", "text")
 
 
@@ -64,7 +66,7 @@ class Memory:
         return {"features": self.features, "codes": self.codes, "targets": self.targets}
 
 
-class CrossModalMethod:
+class CrossModalMethod(KeyedHyperparameters):
     """Subclasses set DEFAULTS (every hyper-parameter, the thesis-scale value) and build their
     modules in `__init__`; `step` returns the named loss terms (weighted as they enter the loss)
     and diagnostics of one optimiser step, as floats."""
@@ -82,18 +84,6 @@ class CrossModalMethod:
         self.encoders: dict[str, nn.Module] = {}
         self.extras: dict[str, nn.Module] = {}  # trained beside the encoders (predictors)
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
-
-    @classmethod
-    def check_config(cls, params: dict, where: str) -> None:
-        """A configuration's keys against the method's hyper-parameters (config validation calls it)."""
-        unknown = set(params) - set(cls.DEFAULTS)
-        if unknown:
-            raise ValueError(f"{where}: {cls.name} has no hyper-parameter(s) {sorted(unknown)}; it takes "
-                             f"{sorted(cls.DEFAULTS)}")
-
-    @classmethod
-    def check_values(cls, params: dict) -> None:
-        """Values the method checks itself (a choice among options): ValueError naming the key."""
 
     # ---------------------------------------------------------------- what the loop calls
 

@@ -40,3 +40,21 @@ def style(config, row: str, rows: list[str]) -> dict:
                                for r in rows))
     colour = f"C{bases.index(base) % 10}" if base in bases else None
     return {"color": colour, "linestyle": "-" if reference else "--"}
+
+
+def panels_per_ground_truth(config, data: pd.DataFrame, x: str, y: str, title: str, marker: str | None = None,
+                            **axis):
+    """A panel per ground truth of `data` (columns gt, row, x, y), a line per row styled by `style`."""
+    from retrieval_bench.core.figures import pyplot
+
+    plt = pyplot()
+    gts = [g for g in GT_NAMES if g in set(data["gt"])]
+    rows = list(dict.fromkeys(data["row"]))
+    fig, axes = plt.subplots(1, len(gts), figsize=(4.6 * len(gts), 3.9), squeeze=False)
+    for ax, gt in zip(axes[0], gts):
+        for row, line in data[data["gt"] == gt].groupby("row", sort=False):
+            ax.plot(line[x], line[y], label=row, marker=marker, **style(config, row, rows))
+        ax.set(title=f"{title}, {GT_NAMES[gt]}", **axis)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return fig

@@ -3,8 +3,7 @@ items within Hamming radius 0..bits, pooled over queries; a panel per ground tru
 
 from __future__ import annotations
 
-from retrieval_bench.core.figures import pyplot
-from retrieval_bench.studies.hashing.figures.base import GT_NAMES, VectorHashingFigure, style
+from retrieval_bench.studies.hashing.figures.base import VectorHashingFigure, panels_per_ground_truth
 from retrieval_bench.studies.hashing.plan import EVERY_PROTOCOL
 
 
@@ -22,20 +21,10 @@ class LookupPr(VectorHashingFigure):
             raise ValueError(f"{where}.bits: missing; the code length of the runs plotted")
 
     def draw(self, config, spec, runs):
-        plt = pyplot()
         data = self.curves(config, runs, spec["bits"], "lookup")
-        gts = list(dict.fromkeys(data["gt"]))
-        rows = list(dict.fromkeys(data["row"]))
-        fig, axes = plt.subplots(1, len(gts), figsize=(4.6 * len(gts), 3.9), squeeze=False)
-        for ax, gt in zip(axes[0], gts):
-            for row, line in data[data["gt"] == gt].groupby("row", sort=False):
-                ax.plot(line["recall"], line["precision"], label=row, **style(config, row, rows))
-            ax.set(xlabel="recall", ylabel="precision", title=f"{data['dataset'].iloc[0]}, {spec['bits']} bits, "
-                   f"{GT_NAMES[gt]}", xlim=(0, 1.02))
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
+        fig = panels_per_ground_truth(config, data, "recall", "precision", f"{data['dataset'].iloc[0]}, "
+                                      f"{spec['bits']} bits", xlabel="recall", ylabel="precision", xlim=(0, 1.02))
         return fig, data[["row", "dataset", "gt", "bits", "seed", "at", "precision", "recall"]].rename(
             columns={"at": "radius"})
-
 
 KIND = LookupPr()

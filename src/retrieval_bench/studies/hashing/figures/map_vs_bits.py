@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from retrieval_bench.core.figures import pyplot
 from retrieval_bench.core.io import read_json
 from retrieval_bench.studies.hashing import plan
-from retrieval_bench.studies.hashing.figures.base import GT_NAMES, VectorHashingFigure, style
+from retrieval_bench.studies.hashing.figures.base import GT_NAMES, VectorHashingFigure, panels_per_ground_truth
 from retrieval_bench.studies.hashing.plan import EVERY_PROTOCOL
 
 
@@ -27,7 +26,6 @@ class MapVsBits(VectorHashingFigure):
         return sorted({plan.metrics_path(config, r) for r in self.runs(config, figure)})
 
     def draw(self, config, spec, runs):
-        plt = pyplot()
         records = []
         for run in runs:
             metrics = read_json(plan.metrics_path(config, run))
@@ -37,18 +35,9 @@ class MapVsBits(VectorHashingFigure):
                     records.append({"row": run.row, "dataset": plan.vectors_block(config, run.protocol)["name"],
                                     "gt": gt, "bits": bits, "seed": run.seed, "map": 100.0 * measured[gt]["map"]})
         data = pd.DataFrame(records).sort_values(["gt", "bits"], kind="stable")
-        gts = [g for g in GT_NAMES if g in set(data["gt"])]
-        rows = list(dict.fromkeys(data["row"]))
-        fig, axes = plt.subplots(1, len(gts), figsize=(4.6 * len(gts), 3.9), squeeze=False)
-        for ax, gt in zip(axes[0], gts):
-            for row in rows:
-                line = data[(data["gt"] == gt) & (data["row"] == row)]
-                ax.plot(line["bits"], line["map"], marker="o", label=row, **style(config, row, rows))
-            ax.set(xlabel="code length (bits)", ylabel="mAP (%)", xscale="log", xticks=spec["code_lengths"],
-                   xticklabels=[str(b) for b in spec["code_lengths"]],
-                   title=f"{data['dataset'].iloc[0]}, {GT_NAMES[gt]}")
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
+        fig = panels_per_ground_truth(config, data, "bits", "map", data["dataset"].iloc[0], marker="o",
+                                      xlabel="code length (bits)", ylabel="mAP (%)", xscale="log",
+                                      xticks=spec["code_lengths"], xticklabels=[str(b) for b in spec["code_lengths"]])
         return fig, data
 
 

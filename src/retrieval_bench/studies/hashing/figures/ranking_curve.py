@@ -3,8 +3,7 @@ panel per ground truth; first seed."""
 
 from __future__ import annotations
 
-from retrieval_bench.core.figures import pyplot
-from retrieval_bench.studies.hashing.figures.base import GT_NAMES, VectorHashingFigure, style
+from retrieval_bench.studies.hashing.figures.base import VectorHashingFigure, panels_per_ground_truth
 from retrieval_bench.studies.hashing.plan import EVERY_PROTOCOL
 
 
@@ -23,20 +22,10 @@ class RankingCurve(VectorHashingFigure):
                 raise ValueError(f"{where}.{key}: missing")
 
     def draw(self, config, spec, runs):
-        plt = pyplot()
         data = self.curves(config, runs, spec["bits"], "ranking")
         measure = spec["measure"]
-        gts = list(dict.fromkeys(data["gt"]))
-        rows = list(dict.fromkeys(data["row"]))
-        fig, axes = plt.subplots(1, len(gts), figsize=(4.6 * len(gts), 3.9), squeeze=False)
-        for ax, gt in zip(axes[0], gts):
-            for row, line in data[data["gt"] == gt].groupby("row", sort=False):
-                ax.plot(line["at"], line[measure], label=row, **style(config, row, rows))
-            ax.set(xlabel="N (items returned)", ylabel=f"{measure}@N", xscale="log",
-                   title=f"{data['dataset'].iloc[0]}, {spec['bits']} bits, {GT_NAMES[gt]}")
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
+        fig = panels_per_ground_truth(config, data, "at", measure, f"{data['dataset'].iloc[0]}, {spec['bits']} bits",
+                                      xlabel="N (items returned)", ylabel=f"{measure}@N", xscale="log")
         return fig, data[["row", "dataset", "gt", "bits", "seed", "at", measure]].rename(columns={"at": "n"})
-
 
 KIND = RankingCurve()

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from retrieval_bench.core.registry import KeyedHyperparameters
 
-class HashingMethod:
-    name = ""
-    DEFAULTS: dict = {}
+
+class HashingMethod(KeyedHyperparameters):
     needs_reference = False
 
     def __init__(self, hparams: dict | None = None):
@@ -21,18 +21,6 @@ class HashingMethod:
         self.check_values(hparams)
         self.hparams = {**self.DEFAULTS, **hparams}
         self.history: list[dict] = []   # per step of a learning method (LDPH's outer iterations)
-
-    @classmethod
-    def check_config(cls, params: dict, where: str) -> None:
-        """A configuration's keys against the method's hyper-parameters (config validation calls it)."""
-        unknown = set(params) - set(cls.DEFAULTS)
-        if unknown:
-            raise ValueError(f"{where}: {cls.name} has no hyper-parameter(s) {sorted(unknown)}; it takes "
-                             f"{sorted(cls.DEFAULTS) or 'none'}")
-
-    @classmethod
-    def check_values(cls, params: dict) -> None:
-        """Values the method checks itself (a choice among options): ValueError naming the key."""
 
     def supports(self, bits: int, dim: int) -> bool:
         """Whether the method defines `bits`-bit codes of `dim`-d vectors (PCA-based ones need bits <= dim)."""
