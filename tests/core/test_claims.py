@@ -196,3 +196,13 @@ def test_extreme_over_rows_wants_a_highest_row_at_every_combination():
     table = over_table()
     table.loc[(table.configuration == "ref") & (table.bits == 64), "reproduced"] = 65.0
     assert evaluate(claim, table, "reproduced")[:2] == (True, 5.0)
+
+
+def test_a_row_the_claim_names_that_the_table_lacks_makes_it_not_applicable():
+    claim = {"id": "x", "type": "pairs_over_rows", "over": ["dataset", "bits"], "cell": {"metric": "map"},
+             "pairs": [[{"configuration": "ldph"}, {"configuration": "ref"}],
+                       [{"configuration": "ldph_typo"}, {"configuration": "ref"}]]}
+    import pytest
+
+    with pytest.raises(KeyError, match="ldph_typo"):
+        evaluate(claim, over_table(), "reproduced")

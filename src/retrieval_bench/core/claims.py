@@ -102,7 +102,7 @@ def evaluate(claim: dict, table: pd.DataFrame, column: str, scale: str = "thesis
         return resolve(table, cell, column, tables)
 
     kind = claim["type"]
-    if kind in ("pairs_over_rows", "extreme_over_rows") and isinstance(claim["over"], list):
+    if kind == "extreme_over_rows" or (kind == "pairs_over_rows" and isinstance(claim["over"], list)):
         return _over_cells(claim, table, column, tables)
     if kind == "balanced":  # the best mean over several cells: `extreme` on a mean_of cell
         claim, kind = {**claim, "cell": {"mean_of": claim["cells"]}, "highest": claim["expect"]}, "extreme"
@@ -197,12 +197,18 @@ def evaluate(claim: dict, table: pd.DataFrame, column: str, scale: str = "thesis
 
 def _over_cells(claim: dict, table: pd.DataFrame, column: str, tables: dict | None) -> tuple[bool, float, str]:
     """A relation at every combination of the `over` columns found in the table (e.g. data set x code length
-    x ground truth), cells a row does not have skipped (a code length a method does not define):
+    x ground truth), cells a row does not have skipped (a code length a method does not define; a row the
+    claim names that the table lacks altogether makes it n/a):
     pairs_over_rows: each pair's left above its right; extreme_over_rows: the best of `highest_in` above
     the best of the other rows of `among`.  The margin is the smallest over the cells; `numbers` says in
     how many cells it holds and where it is smallest."""
-    over = claim["over"]
+    over = claim["over"] if isinstance(claim["over"], list) else [claim["over"]]
     common = claim.get("cell", {})
+    named = ({c["configuration"] for pair in claim["pairs"] for c in pair} if claim["type"] == "pairs_over_rows"
+             else set(claim["among"]))
+    absent = sorted(named - set(table["configuration"].astype(str)))
+    if absent:  # a row the claim names is not in this table's config: not judged on the others alone
+        raise KeyError(f"no rows of {', '.join(absent)}")
     points = list(dict.fromkeys(tuple(str(v) for v in values) for values in table[over].to_numpy()))
     margins = []  # (margin, where)
     for point in points:

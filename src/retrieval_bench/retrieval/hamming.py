@@ -173,8 +173,9 @@ class HammingMetrics:
         out |= {f"precision@{n}": _mean(v) for n, v in self.precision_at.items()}
         out |= {f"recall@{n}": _mean(v) for n, v in self.recall_at.items()}
         out |= {f"ndcg@{k}": _mean(v) for k, v in self.ndcg_at.items()}
-        if self.retrieved is not None:
-            out["map_tie_mean"] = float(self.expected_average_precision().mean())
+        if self.retrieved is not None:  # the queries `map` leaves out (no_relevant: skip) are left out here too
+            expected = self.expected_average_precision()
+            out["map_tie_mean"] = _mean(np.where(np.isnan(self.average_precision), np.nan, expected))
         return out
 
     def lookup(self, radii=None) -> dict[str, np.ndarray]:

@@ -10,12 +10,14 @@ def normalise(config: dict) -> None:
 
 
 def check(config: dict) -> None:
-    """An LDPH configuration's reference is a configuration of a reference hasher."""
+    """An LDPH configuration's reference, at every scale (overrides applied), is a configuration of a
+    reference hasher."""
     for cid, entry in config["configurations"].items():
         if entry["method"] != "ldph":
             continue
-        reference = entry.get("reference", "itq")
-        target = config["configurations"].get(reference)
-        if target is None or target["method"] == "ldph":
-            raise ConfigError(f"config key configurations.{cid}.reference: {reference!r} is not a configuration "
-                              f"of a reference hasher (lsh, pcah, itq, sh, ...); name one")
+        for scale_name, scale in config["scales"].items():
+            reference = {**entry, **scale.get("overrides", {}).get(cid, {})}.get("reference", "itq")
+            target = config["configurations"].get(reference)
+            if target is None or target["method"] == "ldph":
+                raise ConfigError(f"config key configurations.{cid}.reference (scale {scale_name}): {reference!r} "
+                                  f"is not a configuration of a reference hasher (lsh, pcah, itq, sh, ...); name one")

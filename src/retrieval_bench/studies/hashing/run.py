@@ -54,6 +54,20 @@ def read_codes(path: Path, bits: int, role: str) -> np.ndarray | None:
         return np.unpackbits(z[key], axis=1)[:, :bits] if key in z.files else None
 
 
+def check_reference(codes: Path, split) -> None:
+    """The reference run's codes are of this split (same database order, same training items)."""
+    with np.load(codes) as z:
+        same = (np.array_equal(z["database_ids"], split.database) and np.array_equal(z["train_positions"], split.train))
+    if not same:
+        raise UserError(f"{codes} was computed on another split than this run's: rerun the reference's job")
+
+
+def reference_unsupported(codes: Path) -> list[int]:
+    from retrieval_bench.core.io import read_json
+
+    return read_json(Path(codes).with_name("metrics.json"))["unsupported"]
+
+
 def run(spec: RunSpec, out: Path) -> dict:
     data = vector_set.load(spec.data)
     split = read_split(spec.split)
@@ -77,6 +91,8 @@ def run(spec: RunSpec, out: Path) -> dict:
     if query_labels is not None:
         arrays |= {"query_labels": query_labels, "database_labels": database_labels}
     curves, history = [], []
+    if cls.needs_reference:
+        check_reference(spec.reference_codes, split)
     cls(spec.hparams).warm_up()
     for bits in spec.bits:
         method = cls(spec.hparams)
@@ -84,8 +100,12 @@ def run(spec: RunSpec, out: Path) -> dict:
         if cls.needs_reference:
             reference = read_codes(spec.reference_codes, bits, "database")
             if reference is None:
+                if bits not in reference_unsupported(spec.reference_codes):
+                    raise UserError(f"{spec.reference_codes} has no {bits}-bit codes, and its run does not list "
+                                    f"{bits} bits as undefined: rerun the reference (snakemake --forcerun "
+                                    f"hash_train on its configuration)")
                 metrics["unsupported"].append(bits)
-                log.info("%d bits: the reference has no codes at this length", bits)
+                log.info("%d bits: the reference has no codes at this length (undefined there)", bits)
                 continue
             reference = reference[split.train]
         if not method.supports(bits, dim):

@@ -4,7 +4,6 @@ items within Hamming radius 0..bits, pooled over queries; a panel per ground tru
 from __future__ import annotations
 
 from retrieval_bench.studies.hashing.figures.base import VectorHashingFigure, panels_per_ground_truth
-from retrieval_bench.studies.hashing.plan import EVERY_PROTOCOL
 
 
 class LookupPr(VectorHashingFigure):
@@ -12,8 +11,7 @@ class LookupPr(VectorHashingFigure):
     label = "Hash-lookup PR"
     caption = ("Precision against recall of hash lookup within Hamming radius 0 to K, pooled over queries, a "
                "panel per ground truth (first seed); references dashed, their LDPH solid in the same colour")
-    options = {"every_protocol": EVERY_PROTOCOL,
-               "bits": {"type": "integer", "minimum": 1, "description": "lookup_pr, ranking_curve: the code "
+    options = {"bits": {"type": "integer", "minimum": 1, "description": "lookup_pr, ranking_curve: the code "
                         "length of the runs plotted"}}
 
     def check(self, config, where, spec):

@@ -7,15 +7,13 @@ import pandas as pd
 from retrieval_bench.core.io import read_json
 from retrieval_bench.studies.hashing import plan
 from retrieval_bench.studies.hashing.figures.base import GT_NAMES, VectorHashingFigure, panels_per_ground_truth
-from retrieval_bench.studies.hashing.plan import EVERY_PROTOCOL
 
 
 class MapVsBits(VectorHashingFigure):
     name = "map_vs_bits"
     label = "mAP against code length"
     caption = "mAP of the Hamming ranking at each code length, a panel per ground truth (first seed)"
-    options = {"every_protocol": EVERY_PROTOCOL,
-               "code_lengths": {"type": "array", "items": {"type": "integer", "minimum": 1},
+    options = {"code_lengths": {"type": "array", "items": {"type": "integer", "minimum": 1},
                                 "minItems": 2, "description": "map_vs_bits: the code lengths plotted"}}
 
     def check(self, config, where, spec):

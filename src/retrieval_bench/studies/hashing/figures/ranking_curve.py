@@ -4,7 +4,6 @@ panel per ground truth; first seed."""
 from __future__ import annotations
 
 from retrieval_bench.studies.hashing.figures.base import VectorHashingFigure, panels_per_ground_truth
-from retrieval_bench.studies.hashing.plan import EVERY_PROTOCOL
 
 
 class RankingCurve(VectorHashingFigure):
@@ -12,8 +11,7 @@ class RankingCurve(VectorHashingFigure):
     label = "Precision / recall at N"
     caption = ("Precision@N or recall@N of the Hamming ranking against the number N of items returned, a panel "
                "per ground truth (first seed); references dashed, their LDPH solid in the same colour")
-    options = {"every_protocol": EVERY_PROTOCOL,
-               "measure": {"enum": ["precision", "recall"], "description": "ranking_curve: the measure plotted"},
+    options = {"measure": {"enum": ["precision", "recall"], "description": "ranking_curve: the measure plotted"},
                "bits": {"type": "integer", "minimum": 1, "description": "the code length of the runs plotted"}}
 
     def check(self, config, where, spec):

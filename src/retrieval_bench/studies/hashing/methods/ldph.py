@@ -110,7 +110,8 @@ class LDPH(HashingMethod):
         n = len(x)
         pairs = rng.integers(0, n, (h["pairs_per_sample"] * n, 2))  # uniform pairs, i = j allowed as [C]
         space = (x - self.mean) if h["distance_space"] == "raw" else inputs.numpy().astype(np.float64)
-        distance = np.linalg.norm(space[pairs[:, 0]] - space[pairs[:, 1]], axis=1)
+        distance = np.concatenate([np.linalg.norm(space[chunk[:, 0]] - space[chunk[:, 1]], axis=1)
+                                   for chunk in np.array_split(pairs, max(1, len(pairs) // 20_000))])
         self.history = []
         for iteration in range(h["outer"]):
             hamming = hamming_of_pairs(codes, pairs)
