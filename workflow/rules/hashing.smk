@@ -11,6 +11,7 @@ from retrieval_bench.studies.hashing.workflow import THESIS_DATASETS as HASH_THE
 
 HASH_PROTOCOLS = "|".join(name for name, p in IR["scales"][SCALE]["protocols"].items() if "vectors" in p) or "(?!)"
 HASH_RUN = f"results/{SCALE}/{{protocol}}/seed{{seed}}/{{configuration}}"
+HASH_SPLIT = f"data/{SCALE}/vector_splits/{{protocol}}/seed{{seed}}.npz"
 HASH_CONFIGURATIONS = "|".join(re.escape(c) for c in sorted(IR["configurations"], key=len, reverse=True))
 
 localrules: hash_prepare
@@ -52,7 +53,7 @@ rule hash_split:  # queries, the database in a seeded order, the training items,
     input:
         lambda w: hash_plan.data_folder(IR, w.protocol, int(w.seed)) + "/info.json",
     output:
-        f"data/{SCALE}/vector_splits/{{protocol}}/seed{{seed}}.npz",
+        HASH_SPLIT,
     params:
         config=CONFIG,
         job=job_label("hash_split"),
@@ -75,7 +76,7 @@ def hash_reference_codes(w):
 rule hash_train:  # fit, encode every query and database item, score both ground truths, per code length
     input:
         data=lambda w: hash_plan.data_folder(IR, w.protocol, int(w.seed)) + "/info.json",
-        split=f"data/{SCALE}/vector_splits/{{protocol}}/seed{{seed}}.npz",
+        split=HASH_SPLIT,
         reference=hash_reference_codes,
     output:
         metrics=f"{HASH_RUN}/metrics.json",
@@ -106,7 +107,7 @@ rule hash_train:  # fit, encode every query and database item, score both ground
 rule hash_views:  # the deck's works 1 (CIE) and 2 (complementary supervision) on a data set's two views
     input:
         data=lambda w: hash_plan.data_folder(IR, w.protocol, int(w.seed)) + "/info.json",
-        split=f"data/{SCALE}/vector_splits/{{protocol}}/seed{{seed}}.npz",
+        split=HASH_SPLIT,
     output:
         f"results/{SCALE}/{{protocol}}/seed{{seed}}/two_view/metrics.json",
     params:

@@ -211,22 +211,22 @@ def _over_cells(claim: dict, table: pd.DataFrame, column: str, tables: dict | No
         raise KeyError(f"no rows of {', '.join(absent)}")
     points = list(dict.fromkeys(tuple(str(v) for v in values) for values in table[over].to_numpy()))
     margins = []  # (margin, where)
+
+    def value(cell, at):
+        try:
+            return resolve(table, {**at, **cell}, column, tables)
+        except KeyError:
+            return None
+
     for point in points:
         at = {**common, **dict(zip(over, point))}
-
-        def value(cell):
-            try:
-                return resolve(table, {**at, **cell}, column, tables)
-            except KeyError:
-                return None
-
         if claim["type"] == "pairs_over_rows":
             for left, right in claim["pairs"]:
-                a, b = value(left), value(right)
+                a, b = value(left, at), value(right, at)
                 if a is not None and b is not None:
                     margins.append((a - b, f"{label(left)} {a:.2f} vs {label(right)} {b:.2f} at {' '.join(point)}"))
         else:
-            found = {c: value({"configuration": c}) for c in claim["among"]}
+            found = {c: value({"configuration": c}, at) for c in claim["among"]}
             found = {c: v for c, v in found.items() if v is not None}
             best = [v for c, v in found.items() if c in claim["highest_in"]]
             others = [v for c, v in found.items() if c not in claim["highest_in"]]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from retrieval_bench.core.config import built, method_of, scale_block, study_of
-from retrieval_bench.studies.hashing.data.synthetic import BUNDLED, SYNTHETIC, WITH_SECOND_VIEW
+from retrieval_bench.studies.hashing.data.synthetic import SYNTHETIC, WITH_SECOND_VIEW
 
 # the option of tables and figures that says so (protocols_of)
 EVERY_PROTOCOL = {"type": "boolean", "description": "the rows run on every vectors protocol of the active scale "
@@ -35,10 +35,6 @@ def data_folder(config: dict, protocol: str, seed: int) -> str:
     if dataset in SYNTHETIC:
         return f"data/{config['scale']}/vectors/{protocol}/seed{seed}"
     return f"data/{config['scale']}/vectors/{dataset}"
-
-
-def split_path(config: dict, protocol: str, seed: int) -> str:
-    return f"data/{config['scale']}/vector_splits/{protocol}/seed{seed}.npz"
 
 
 def run_dir(config: dict, protocol: str, seed: int, configuration: str) -> str:
@@ -104,10 +100,6 @@ def bits_for(config: dict, protocol: str, configuration: str) -> list[int]:
     return sorted(wanted)
 
 
-def is_bundled(dataset: str) -> bool:
-    return dataset in BUNDLED
-
-
 def two_view_protocols(config: dict) -> list[str]:
     """The vectors protocols whose data set has a second view (the deck's works 1 and 2)."""
     return [name for name, p in scale_block(config)["protocols"].items()
@@ -115,4 +107,5 @@ def two_view_protocols(config: dict) -> list[str]:
 
 
 def two_view_dir(config: dict, protocol: str, seed: int) -> str:
-    return f"results/{config['scale']}/{protocol}/seed{seed}/two_view"
+    """hash_views' folder: a run folder named two_view (hash_train's configuration wildcard excludes it)."""
+    return run_dir(config, protocol, seed, "two_view")

@@ -20,7 +20,7 @@ import pandas as pd
 
 from retrieval_bench.core import registry
 from retrieval_bench.core.errors import UserError
-from retrieval_bench.core.io import atomic_path, write_json
+from retrieval_bench.core.io import atomic_path, read_json, write_json
 from retrieval_bench.retrieval.hamming import code_statistics, collapse_warning
 from retrieval_bench.studies.hashing import evaluate
 from retrieval_bench.studies.hashing.data import vector_set
@@ -63,8 +63,6 @@ def check_reference(codes: Path, split) -> None:
 
 
 def reference_unsupported(codes: Path) -> list[int]:
-    from retrieval_bench.core.io import read_json
-
     return read_json(Path(codes).with_name("metrics.json"))["unsupported"]
 
 
@@ -137,9 +135,9 @@ def run(spec: RunSpec, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "codes.npz") as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, **arrays)
-    for name, frame in (("curves.csv", curves), ("history.csv", history)):
-        table = (pd.concat(frame, ignore_index=True) if name == "curves.csv" and frame
-                 else pd.DataFrame(frame))
+    tables = {"curves.csv": pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(),
+              "history.csv": pd.DataFrame(history)}
+    for name, table in tables.items():
         with atomic_path(out / name) as tmp:
             table.to_csv(tmp, index=False, float_format="%.10g")
     write_json(out / "metrics.json", metrics)  # last: its presence says the run is complete

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from retrieval_bench.retrieval.metrics import mean_average_precision, same_label
+from retrieval_bench.retrieval.metrics import mean_average_precision, ranked_neighbours, same_label
 
 
 def l2_normalise(x: np.ndarray) -> np.ndarray:
@@ -41,8 +41,6 @@ def sparsify(x: np.ndarray, nnz: int) -> np.ndarray:
 
 def reciprocal_neighbours(x: np.ndarray, k: int) -> list[np.ndarray]:
     """Per item, the items among its k nearest by cosine that have it among theirs too."""
-    from retrieval_bench.retrieval.metrics import ranked_neighbours
-
     top = ranked_neighbours(l2_normalise(x).astype(np.float32), k=k)
     mutual = (top[top] == np.arange(len(x))[:, None, None]).any(axis=2)  # j in top[i] and i in top[j]
     return [row[keep] for row, keep in zip(top, mutual)]

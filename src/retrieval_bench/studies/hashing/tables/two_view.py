@@ -50,9 +50,6 @@ class TwoView(VectorHashingTable):
             return pd.DataFrame(columns=[*self.keys, "reproduced", "thesis", "reproduced_std", "seeds"])
         return super().build(config, table)
 
-    def thesis(self, table):
-        return pd.DataFrame({k: pd.Series(dtype="object") for k in self.keys} | {"thesis": pd.Series(dtype="float64")})
-
     def setting(self, config, spec):
         names = [plan.vectors_block(config, p)["name"] for p in plan.two_view_protocols(config)]
         return f"vector sets {', '.join(f'`{n}`' for n in names) or '(none with a second view at this scale)'}"
@@ -62,9 +59,6 @@ class TwoView(VectorHashingTable):
 
     def wide_column(self, frame):
         return frame["dataset"] + " " + frame["metric"]
-
-    def decimals(self, measure):
-        return 2
 
 
 KIND = TwoView()
