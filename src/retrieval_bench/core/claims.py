@@ -22,12 +22,16 @@ from retrieval_bench.core.io import write_text
 
 
 def load_claims() -> list[dict]:
-    """Every study's claims, in study order."""
+    """Every study's claims, in study order: its reference/claims.yaml, then its claims_<part>.yaml files
+    in name order (a study of two chapters keeps one file per chapter)."""
     claims = []
     for s in registry.studies():
-        source = resources.files(s.package).joinpath("reference", "claims.yaml")
-        if source.is_file():
-            claims += yaml.safe_load(source.read_text()) or []
+        folder = resources.files(s.package).joinpath("reference")
+        names = sorted(f.name for f in folder.iterdir() if f.name.startswith("claims_") and f.name.endswith(".yaml"))
+        for name in ["claims.yaml", *names]:
+            source = folder.joinpath(name)
+            if source.is_file():
+                claims += yaml.safe_load(source.read_text()) or []
     return claims
 
 

@@ -60,7 +60,7 @@ def schema() -> dict:
     studies = registry.studies()
     root["properties"]["studies"]["items"]["enum"] = [s.name for s in studies]
     root["properties"]["studies"]["default"] = [s.name for s in studies]
-    markers = [s.protocol_marker for s in studies]
+    markers = [m for s in studies for m in s.markers]
     protocol = defs["protocol"]
     for s in studies:
         fragment = _yaml(s.package, SCHEMA_FILE)
@@ -70,13 +70,14 @@ def schema() -> dict:
         defs["scale"]["required"] += scale.get("required", [])
         part = fragment.get("protocol", {})
         protocol["properties"].update(part.get("properties", {}))
-        form = dict(part.get("form", {"required": [s.protocol_marker]}))
-        # a study's protocol has none of the other studies' marker keys (nor the keys its form forbids)
-        others = [{"required": [key]} for key in [m for m in markers if m != s.protocol_marker]
-                  + form.pop("forbids", [])]
-        if others:
-            form["not"] = {"anyOf": others}
-        protocol["oneOf"].append(form)
+        forms = part.get("forms") or [part.get("form", {"required": [s.protocol_marker]})]
+        for form, marker in zip(forms, s.markers):
+            form = dict(form)
+            # a protocol has one marker key (the study's form it is) and none of the keys its form forbids
+            others = [{"required": [key]} for key in [m for m in markers if m != marker] + form.pop("forbids", [])]
+            if others:
+                form["not"] = {"anyOf": others}
+            protocol["oneOf"].append(form)
     tables, table_rows = _options(registry.table_kinds(), "table")
     figures, figure_rows = _options(registry.figure_kinds(), "figure")
     defs["table"]["properties"]["kind"]["enum"] = sorted(registry.table_kinds())
@@ -225,7 +226,8 @@ def _check_references(config: dict) -> None:
             if kind.needs_rows and not spec.get("rows"):
                 raise ConfigError(f"config key {where}.rows: missing; list the configurations to show")
             for row in rows_of(spec):
-                protocols.append(row["protocol"])
+                if row["protocol"]:
+                    protocols.append(row["protocol"])
                 for key in set(row) - {"id", "configuration", "protocol"} - set(kind.row_options):
                     readers = sorted(k for k, other in kinds.items() if key in other.row_options)
                     raise ConfigError(f"config key {where}.rows: row {row['id']!r} has `{key}`, which kind "
@@ -262,9 +264,10 @@ def rows_of(spec: dict) -> list[dict]:
 
 
 def protocols_of(spec: dict) -> list[str]:
-    """Every protocol a table or figure reads: its own (or its `protocols`), then its rows'."""
+    """Every protocol a table or figure reads: its own (or its `protocols`), then its rows' (a row of a
+    table with `protocols` and no `protocol` of its own runs on each of them)."""
     names = list(spec.get("protocols", [spec["protocol"]] if "protocol" in spec else []))
-    return list(dict.fromkeys(names + [row["protocol"] for row in rows_of(spec)]))
+    return list(dict.fromkeys(names + [row["protocol"] for row in rows_of(spec) if row["protocol"]]))
 
 
 # ---------------------------------------------------------------- studies and what they build

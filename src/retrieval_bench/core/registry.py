@@ -36,6 +36,11 @@ class Study:
     rules: str                    # its rules file under workflow/rules/
     protocol_marker: str          # the key only its protocols have (scales.<scale>.protocols.<name>)
     builds_on: tuple[str, ...] = ()  # studies whose rules and loop it uses (included with it)
+    more_markers: tuple[str, ...] = ()  # further protocol forms of its own (one key each)
+
+    @property
+    def markers(self) -> tuple[str, ...]:
+        return (self.protocol_marker, *self.more_markers)
 
     def module(self, name: str):
         return importlib.import_module(f"{self.package}.{name}")
@@ -91,9 +96,9 @@ def with_foundations(names: list[str]) -> list[Study]:
 
 def study_of_protocol(protocol: dict) -> Study:
     """The study a protocol belongs to: the one whose marker key it has."""
-    owners = [s for s in studies() if s.protocol_marker in protocol]
+    owners = [s for s in studies() if any(m in protocol for m in s.markers)]
     if len(owners) != 1:
-        markers = {s.name: s.protocol_marker for s in studies()}
+        markers = {s.name: " or ".join(s.markers) for s in studies()}
         raise ValueError(f"a protocol has exactly one of the keys {markers} (the study it belongs to); "
                          f"this one has {[s.name for s in owners] or 'none'}")
     return owners[0]

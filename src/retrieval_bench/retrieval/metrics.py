@@ -172,15 +172,46 @@ def precision_recall_curve(query, gallery=None, relevance: Relevance | None = No
     best precision at any recall >= r); Figs. 5.3 and 5.4."""
     relevant = _relevant_ranking(query, gallery, relevance, similarity, exclude_self)
     recall_levels = np.linspace(0.0, 1.0, levels)
+    return recall_levels, _interpolated_precision(relevant, recall_levels)
+
+
+def _interpolated_precision(relevant: np.ndarray, recall_levels: np.ndarray) -> np.ndarray:
+    """Mean over queries with a relevant item of the best precision at any recall >= each level."""
     curves = []
-    for rel in relevant:
-        n_rel = rel.sum()
-        if n_rel == 0:
-            continue
+    for rel in relevant[relevant.any(axis=1)]:
         hits = np.cumsum(rel)
-        precision = hits / np.arange(1, len(rel) + 1)
-        recall = hits / n_rel
+        precision, recall = hits / np.arange(1, len(rel) + 1), hits / hits[-1]
         best_after = np.maximum.accumulate(precision[::-1])[::-1]
-        index = np.searchsorted(recall, recall_levels, side="left").clip(max=len(rel) - 1)
-        curves.append(best_after[index])
-    return recall_levels, np.mean(curves, axis=0)
+        curves.append(best_after[np.searchsorted(recall, recall_levels, side="left").clip(max=len(rel) - 1)])
+    return np.mean(curves, axis=0)
+
+
+def map_cmpm_code(relevant: np.ndarray) -> float:
+    """The CMPM code's mAP (its evaluation/retrieval_eval.py), under its own
+    name (spec chapter4.md 6.2): from each query's relevance along its
+    ranking (bool, n_queries x n_gallery), the j-th hit (0-based) at 0-based
+    rank p_j scores j / (p_j + 1), except that a hit at rank 0 scores 1; the
+    sum is divided by the number of relevant items.  With one relevant item
+    it is 1 at rank 0 and 0 elsewhere: mAP = R@1.  Queries with no relevant
+    item are left out."""
+    relevant = np.asarray(relevant, dtype=bool)
+    counts = relevant.sum(axis=1)
+    keep = counts > 0
+    relevant, counts = relevant[keep], counts[keep]
+    hits_before = np.cumsum(relevant, axis=1) - 1
+    scores = np.where(relevant, hits_before / np.arange(1, relevant.shape[1] + 1), 0.0)
+    scores[:, 0] = np.where(relevant[:, 0], 1.0, 0.0)
+    return float((scores.sum(axis=1) / counts).mean()) if len(counts) else float("nan")
+
+
+def ranking_summary(query, gallery, relevance: Relevance, ks=(1, 5, 10), pr_levels: int = 11,
+                    similarity: str = "cosine") -> dict:
+    """Recall@K, standard mAP, the CMPM code's mAP and the interpolated PR curve of a query set against a
+    separate gallery, from one full ranking (the cross-modal protocol of chapter 4)."""
+    relevant = _relevant_ranking(query, gallery, relevance, similarity, False)
+    out = {f"recall@{k}": float(relevant[:, :k].any(axis=1).mean()) for k in ks}
+    has = relevant.any(axis=1)
+    aps = [np.mean(np.arange(1, len(p) + 1) / (p + 1)) for p in (np.flatnonzero(r) for r in relevant[has])]
+    pr = _interpolated_precision(relevant, np.linspace(0.0, 1.0, pr_levels)).tolist() if has.any() else []
+    return out | {"map": float(np.mean(aps)) if aps else float("nan"), "map_cmpm_code": map_cmpm_code(relevant),
+                  "queries": int(len(relevant)), "pr": pr}

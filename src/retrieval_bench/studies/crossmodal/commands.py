@@ -1,5 +1,7 @@
-"""The cross-modal study's commands: a paired data set (drawn or read from the
-thesis's files), its split, and one training run (train, encode, score)."""
+"""The cross-modal study's commands.  Chapter 3: a paired data set (drawn or
+read from the thesis's files), its split, and one training run (train,
+encode, score).  Chapter 4: a captioned data set, one embedding run, the
+complexity of a trained model (Table 4.6) and a backbone's weights."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from pathlib import Path
 
 from retrieval_bench.core.commands import Command
 from retrieval_bench.core.config import ConfigError, method_of
+from retrieval_bench.core.io import write_text
 from retrieval_bench.core.runtime import setup
 
 
@@ -130,6 +133,100 @@ def _train_arguments(p):
     p.add_argument("--checkpoints", required=True, help="where the resume point lives (outside the outputs)")
 
 
+def captions(args):
+    """A captioned data set: a protocol's synthetic stand-in, or a thesis data set read from the files
+    placed in data/thesis/<dataset>/."""
+    config = setup(args)
+    from retrieval_bench.studies.crossmodal.data import captions as captioned
+    from retrieval_bench.studies.crossmodal.plan import CAPTION_STAND_INS, captions_block
+
+    try:
+        block = captions_block(config, args.protocol)
+    except KeyError:
+        raise ConfigError(f"protocol {args.protocol!r} is not a captioned protocol of scale "
+                          f"{config['scale']}") from None
+    out = Path(args.out)
+    if block["dataset"] in CAPTION_STAND_INS:
+        from retrieval_bench.studies.crossmodal.data.synthetic_captions import generate
+
+        data, scenes = generate(block["dataset"], **block.get("sizes", {}))
+        captioned.save(data, out)
+        write_text(out / "scenes.txt", "".join(f"{s}\n" for s in scenes))
+    else:
+        from retrieval_bench.studies.crossmodal.data.caption_sets import prepare as prepare_thesis
+
+        data = prepare_thesis(block["dataset"], Path(args.source or f"data/thesis/{block['dataset']}"), out,
+                              block.get("options"))
+    logging.info("%s: %s", args.protocol, data.statistics())
+
+
+def embed(args):
+    """One chapter 4 run: train the configuration's method with the row's backbone, embed the test set,
+    score both directions; the embeddings, metrics and history beside the model."""
+    config = setup(args, torch_threads=True)
+    from retrieval_bench.core.runtime import device
+    from retrieval_bench.studies.crossmodal.config import embedding_schedule
+    from retrieval_bench.studies.crossmodal.plan import backbone_model, backbone_weights, captions_block
+    from retrieval_bench.studies.crossmodal.sentence_run import RunSpec, run
+
+    method, hparams = method_of(config, args.configuration)
+    weights = backbone_weights(config, args.backbone)
+    spec = RunSpec(Path(args.data), captions_block(config, args.protocol)["name"], method, hparams,
+                   backbone_model(config, args.backbone), args.seed, embedding_schedule(config, args.protocol),
+                   Path(weights[0]) if weights else None,
+                   extra={"protocol": args.protocol, "configuration": args.configuration, "backbone": args.backbone})
+    run(spec, Path(args.out), Path(args.checkpoints), device(config))
+
+
+def complexity(args):
+    """Table 4.6 for one trained model: image and text FLOPs, parameters (with the actual vocabulary and
+    with the thesis's 12,000 rows) and inference milliseconds per pair on this machine."""
+    config = setup(args, torch_threads=True)
+    from retrieval_bench.core.io import write_json
+    from retrieval_bench.core.runtime import device
+    from retrieval_bench.studies.crossmodal.complexity import measure
+
+    write_json(Path(args.out), measure(config, Path(args.run), Path(args.data), args.protocol, device(config)))
+
+
+def backbone(args):
+    """A thesis backbone's ImageNet weights: kept where they are, else downloaded from the publisher's
+    URL where the network allows, else one message saying where to put the file."""
+    setup(args)
+    from retrieval_bench.vision.models.image_trunks import place_backbone_weights
+
+    place_backbone_weights(args.model, Path(args.out))
+
+
+def _captions_arguments(p):
+    p.add_argument("--protocol", required=True)
+    p.add_argument("--source", default="", help="a thesis data set's placed files (default data/thesis/<dataset>)")
+    p.add_argument("--out", required=True, help="the prepared data set's folder")
+
+
+def _embed_arguments(p):
+    _common(p)
+    p.add_argument("--configuration", required=True)
+    p.add_argument("--backbone", required=True, help="the thesis's backbone name (vgg, mobilenet, resnet50, "
+                   "resnet152); the scale's crossmodal_embedding.backbones maps it to a model")
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True, help="the run's folder: metrics.json, embeddings.npz, history.csv, "
+                   "model.pt")
+    p.add_argument("--checkpoints", required=True, help="where the resume point lives (outside the outputs)")
+
+
+def _complexity_arguments(p):
+    _common(p)
+    p.add_argument("--run", required=True, help="a trained run's folder (its model.pt)")
+    p.add_argument("--data", required=True, help="its prepared data set (the vocabulary, an image)")
+    p.add_argument("--out", required=True, help="the complexity JSON")
+
+
+def _backbone_arguments(p):
+    p.add_argument("--model", required=True, help="vgg16, mobilenet_v1, mobilenet_v2, resnet50 or resnet152")
+    p.add_argument("--out", required=True, help="where the weights file goes")
+
+
 COMMANDS = [
     Command("xm-prepare", "chapter 3: a paired image-text data set (a synthetic stand-in, or the thesis's files)",
             prepare, _prepare_arguments),
@@ -138,4 +235,12 @@ COMMANDS = [
     Command("xm-weights", "chapter 3: CNN-F's MatConvNet weights, placed or downloaded, md5 recorded", weights,
             _weights_arguments),
     Command("xm-train", "chapter 3: one cross-modal hashing run (train, encode, score)", train, _train_arguments),
+    Command("xm-captions", "chapter 4: a captioned image set (a synthetic stand-in, or the thesis's files)",
+            captions, _captions_arguments),
+    Command("xm-embed", "chapter 4: one image-sentence embedding run (train, embed, score)", embed,
+            _embed_arguments),
+    Command("xm-complexity", "chapter 4: FLOPs, parameters and inference time of a trained model (Table 4.6)",
+            complexity, _complexity_arguments),
+    Command("xm-backbone", "chapter 4: a thesis backbone's ImageNet weights, placed or downloaded", backbone,
+            _backbone_arguments),
 ]

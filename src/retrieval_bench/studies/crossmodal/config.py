@@ -15,6 +15,7 @@ def check(config: dict) -> None:
     protocol has the alternating schedule."""
     for scale_name, scale in config["scales"].items():
         for name, proto in scale["protocols"].items():
+            _check_captions(scale_name, scale, name, proto)
             paired = proto.get("paired")
             if paired is None:
                 continue
@@ -33,4 +34,26 @@ def schedule_for(config: dict, method: str) -> dict:
 
     block = dict(scale_block(config)["crossmodal_training"])
     block.update(block.pop("per_method", {}).get(method, {}))
+    return block
+
+
+def _check_captions(scale_name: str, scale: dict, name: str, proto: dict) -> None:
+    """A captioned protocol needs the scale's embedding block; its per_protocol keys name protocols."""
+    if "captions" not in proto:
+        return
+    if "crossmodal_embedding" not in scale:
+        raise ConfigError(f"config key scales.{scale_name}.crossmodal_embedding: missing; protocol {name} trains "
+                          f"on the embedding schedule it sets")
+    for protocol in scale["crossmodal_embedding"].get("per_protocol", {}):
+        if protocol not in scale["protocols"]:
+            raise ConfigError(f"config key scales.{scale_name}.crossmodal_embedding.per_protocol.{protocol}: not a "
+                              f"protocol of scale {scale_name}")
+
+
+def embedding_schedule(config: dict, protocol: str) -> dict:
+    """The active scale's embedding block for `protocol`'s runs (its per_protocol keys applied)."""
+    from retrieval_bench.core.config import scale_block
+
+    block = dict(scale_block(config)["crossmodal_embedding"])
+    block.update(block.pop("per_protocol", {}).get(protocol, {}))
     return block

@@ -1,0 +1,41 @@
+"""What chapter 4's figure kinds share: their runs are a figure's rows (each with its thesis backbone) on its
+protocol, for every seed (or the figure's own `seeds`), read from the runs' folders."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from retrieval_bench.core.figures import FigureKind
+from retrieval_bench.core.io import read_json
+from retrieval_bench.studies.crossmodal import plan
+
+DIRECTION_NAMES = {"i2t": "image-to-text", "t2i": "text-to-image"}
+
+
+class SentenceFigure(FigureKind):
+    """A chapter 4 figure: `reads` is the file of a run folder it draws from."""
+
+    reads = "metrics.json"
+    first_seed_only = False
+    row_options = plan.BACKBONE_ROW_OPTION
+
+    def runs(self, config, figure):
+        spec = config["figures"][figure]
+        seeds = spec.get("seeds") or config["seeds"]
+        return plan.sentence_runs(config, spec, seeds[:1] if self.first_seed_only else seeds)
+
+    def inputs(self, config, figure):
+        return sorted({f"{plan.sentence_run_dir(config, run)}/{self.reads}" for run in self.runs(config, figure)})
+
+    @staticmethod
+    def metrics(config, run) -> dict:
+        return read_json(f"{plan.sentence_run_dir(config, run)}/metrics.json")
+
+    @staticmethod
+    def history(config, run) -> pd.DataFrame:
+        return pd.read_csv(f"{plan.sentence_run_dir(config, run)}/history.csv")
+
+    @staticmethod
+    def group(config, run) -> str:
+        """The evaluation group a figure shows: the protocol's (its 1K mean where it has folds)."""
+        return plan.groups_of(config, run.protocol)[0]
