@@ -31,9 +31,15 @@ def tiny_config() -> dict:
     mini["generation"].update(iterations=3)
     mini["generation_quality"].update(origin_classes=2, splits=2, judge_epochs=1)
     mini["crossmodal_training"].update(epochs=2, batch=16)
+    mini["crossmodal_embedding"].update(epochs=1, batch={"p": 6, "k": 2}, complexity={
+        "warmup": 1, "repeats": 3, "caption_tokens": 7, "vocab_rows": 12000})
     for name, protocol in mini["protocols"].items():
         if "paired" in protocol:  # chapter 3: 90 pairs, 12 queries, 30 training pairs
             protocol["paired"].update(queries=12, train=30, generator={"pairs": 90})
+            continue
+        if "captions" in protocol:  # chapter 4: 30 training and 40 test images (pedestrians 12 and 10 people)
+            pedes = protocol["captions"]["dataset"] == "synthetic_pedes"
+            protocol["captions"]["sizes"] = {"train": 12, "test": 10} if pedes else {"train": 30, "test": 40}
             continue
         if "vectors" in protocol:  # the hashing study: digits as shipped (1,797 vectors), manifold128 smaller
             if protocol["vectors"]["dataset"] == "manifold128":

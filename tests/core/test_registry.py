@@ -23,6 +23,7 @@ def test_studies_are_registered_in_the_thesis_order_with_their_foundations():
     assert registry.study_of_protocol({"dataset": "d", "groups": [1]}).name == "incremental"
     assert registry.study_of_protocol({"sequence": []}).name == "lifelong"
     assert registry.study_of_protocol({"paired": {}}).name == "crossmodal"
+    assert registry.study_of_protocol({"captions": {}}).name == "crossmodal"  # its second protocol form
     assert registry.study_of_protocol({"vectors": {}}).name == "hashing"
     assert [s.name for s in registry.with_foundations(["crossmodal"])] == ["crossmodal"]
     with pytest.raises(ValueError, match="exactly one of the keys"):
@@ -85,7 +86,7 @@ def test_the_schema_is_assembled_from_the_studies_and_kinds():
     assert set(table["kind"]["enum"]) == set(registry.table_kinds())
     assert "lifelong: " in table["datasets"]["description"]  # the kind that reads it says what it is
     assert {"generation", "backbone", "training"} <= set(schema["$defs"]["scale"]["properties"])
-    assert len(schema["$defs"]["protocol"]["oneOf"]) == 4
+    assert len(schema["$defs"]["protocol"]["oneOf"]) == 5  # the cross-modal study has two protocol forms
     assert schema["properties"]["studies"]["default"] == ["incremental", "lifelong", "crossmodal", "hashing"]
 
 
@@ -97,6 +98,7 @@ def test_a_table_belongs_to_the_study_of_its_protocol_and_studies_selects_what_i
     assert not [t for t in cfg.built(config, "tables") if t.startswith("table_7")]
     assert "figure_6_16" in cfg.built(config, "figures") and "figure_7_3" not in cfg.built(config, "figures")
     assert cfg.study_of(config, "tables", "table_3_2") == "crossmodal"
+    assert cfg.study_of(config, "tables", "table_4_1") == "crossmodal"
     assert not [t for t in cfg.built(config, "tables") if t.startswith("table_3")]
     assert cfg.study_of(config, "tables", "table_ldph_map") == "hashing"
     assert not [t for t in cfg.built(config, "tables") if t.startswith("table_ldph")]

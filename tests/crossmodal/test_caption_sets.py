@@ -4,49 +4,17 @@ Flickr8K zip, the Flickr30K tar, COCO's folders, CUHK-PEDES's json + imgs/), and
 import io
 import json
 import tarfile
-import zipfile
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
+from caption_files import FLICKR, entry, karpathy_zip, picture, write_zip
 from retrieval_bench.core.errors import UserError
 from retrieval_bench.studies.crossmodal.data import caption_sets
 from retrieval_bench.studies.crossmodal.data.caption_images import ImageFiles
 from retrieval_bench.studies.crossmodal.data.caption_sets import prepare
 from retrieval_bench.studies.crossmodal.data.captions import load
 from retrieval_bench.vision.archives import ArchiveError
-
-
-def picture(seed: int, size=(12, 8)) -> bytes:
-    """A small noisy PNG (noise: any two crops or flips differ)."""
-    pixels = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def entry(filename, split, texts, filepath=None):
-    out = {"filename": filename, "split": split, "sentences": [{"tokens": t.split(), "raw": t} for t in texts]}
-    return {**out, "filepath": filepath} if filepath else out
-
-
-FLICKR = [entry("1.jpg", "train", ["A Dog runs", "a dog", "a dog", "a cat", "a cat"]),
-          entry("2.jpg", "train", ["a man"] * 5), entry("3.jpg", "train", ["a man"] * 5),
-          entry("4.jpg", "val", ["a boat"] * 5),
-          entry("5.jpg", "test", ["a zebra"] * 5), entry("6.jpg", "test", ["a zebra"] * 6)]
-
-
-def write_zip(path, members: dict[str, bytes]):
-    with zipfile.ZipFile(path, "w") as z:
-        for name, content in members.items():
-            z.writestr(name, content)
-
-
-def karpathy_zip(path, dataset, entries):
-    write_zip(path, {"caption_datasets/dataset_other.json": b"{}",
-                     f"caption_datasets/dataset_{dataset}.json": json.dumps({"images": entries}).encode()})
 
 
 @pytest.fixture

@@ -5,33 +5,10 @@ import pytest
 import torch
 import torchvision
 
+from published_weights import fake_timm_state_dict, timm_names
 from retrieval_bench.vision.models.image_trunks import IMAGENET_MEAN_STD, WEIGHTS_KEY, thesis_image_trunk
 from retrieval_bench.vision.models.mobilenet_v1 import MobileNetV1, load_timm_state_dict
 from retrieval_bench.vision.models.weights import WeightsError
-
-
-def timm_names() -> list[str]:
-    """timm's `mobilenetv1_100` state-dict names (EfficientNet builder), in forward order, classifier last."""
-    bn = ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
-    names = ["conv_stem.weight"] + [f"bn1.{t}" for t in bn]
-    for stage, blocks in enumerate([1, 2, 2, 6, 2]):
-        for block in range(blocks):
-            prefix = f"blocks.{stage}.{block}"
-            names += [f"{prefix}.conv_dw.weight"] + [f"{prefix}.bn1.{t}" for t in bn]
-            names += [f"{prefix}.conv_pw.weight"] + [f"{prefix}.bn2.{t}" for t in bn]
-    return names + ["classifier.weight", "classifier.bias"]
-
-
-def fake_timm_state_dict(module: MobileNetV1) -> dict[str, torch.Tensor]:
-    """Random tensors of the module's shapes under timm's names, listed alphabetically as a safetensors
-    file lists them (so the loader cannot rely on the file's order)."""
-    shapes = [v.shape for v in module.state_dict().values()] + [(1000, 1024), (1000,)]
-    names = timm_names()
-    assert len(names) == len(shapes)
-    generator = torch.Generator().manual_seed(0)
-    state = {n: (torch.tensor(7) if n.endswith("num_batches_tracked") else torch.randn(s, generator=generator))
-             for n, s in zip(names, shapes)}
-    return dict(sorted(state.items()))
 
 
 def test_mobilenet_v1_shape_and_size():

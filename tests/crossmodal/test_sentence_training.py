@@ -15,7 +15,8 @@ from retrieval_bench.studies.crossmodal.sentence_run import FeatureImages
 from retrieval_bench.studies.crossmodal.sentence_train import InputNoise, TrainingPairs, pair_batches, train
 
 SCHEDULE = {"epochs": 2, "batch": {"p": 4, "k": 2}, "lr": {"trunk": 0.01, "other": 0.01, "schedule": "cosine"},
-            "weight_decay": 0.0, "embedding_dim": 8, "text": {"word_dim": 6, "units": 5, "dropout": 0.3, "max_tokens": 6},
+            "weight_decay": 0.0, "embedding_dim": 8,
+            "text": {"word_dim": 6, "units": 5, "dropout": 0.3, "max_tokens": 6},
             "discriminator": [6, 4], "checkpoint_seconds": 0}
 
 

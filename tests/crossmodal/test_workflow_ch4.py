@@ -3,6 +3,7 @@ table's target runs only its own jobs, the thesis scale schedules every run."""
 
 import re
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -19,14 +20,6 @@ def ch4_config(tables=TABLES, figures=FIGURES) -> dict:
     shipped = yaml.safe_load((ROOT / "config.yaml").read_text())
     config["tables"] = {t: shipped["tables"][t] for t in tables}
     config["figures"] = {f: shipped["figures"][f] for f in figures}
-    mini = config["scales"]["mini"]
-    mini["crossmodal_embedding"].update(epochs=1, batch={"p": 6, "k": 2},
-                                        complexity={"warmup": 1, "repeats": 3, "caption_tokens": 7,
-                                                    "vocab_rows": 12000})
-    for protocol in mini["protocols"].values():
-        if "captions" in protocol:
-            pedes = protocol["captions"]["dataset"] == "synthetic_pedes"
-            protocol["captions"]["sizes"] = {"train": 12, "test": 10} if pedes else {"train": 30, "test": 40}
     return config
 
 
@@ -52,7 +45,7 @@ def test_every_chapter_4_table_figure_and_claim_from_a_fresh_project(tmp_path):
     t46 = pd.read_csv(cwd / "reports/mini/tables/table_4_6.csv")
     params = t46[t46.metric == "params_million"].set_index("backbone").reproduced
     assert params["vgg"] > params["resnet152"] > params["mobilenet"]
-    assert "(147.20)" in (cwd / "reports/mini/tables/table_4_6.md").read_text()
+    assert "(147.2000)" in (cwd / "reports/mini/tables/table_4_6.md").read_text()
     stats = pd.read_csv(cwd / "reports/mini/tables/table_4_datasets.csv")
     assert stats.set_index(["dataset", "split", "quantity"]).loc[("flickr30k", "test", "images"), "reproduced"] == 40
 
@@ -96,3 +89,43 @@ def test_thesis_scale_schedules_every_chapter_4_run(tmp_path):
     assert len(set(re.findall(r"results/thesis/xm_flickr8k/seed0/itmeetsal/(\w+)/complexity.json", out))) == 3
     assert {"data/weights/vgg16.pth", "data/weights/mobilenet_v1.safetensors", "data/weights/resnet50.pth",
             "data/weights/resnet152.pth"} <= set(re.findall(r"data/weights/[\w.]+", out))
+
+
+def test_the_thesis_path_from_placed_files_through_mobilenet_v1(tmp_path):
+    """`scale: thesis` through the workflow on a CPU, shrunk by a test-only override (1 epoch, 32 px images,
+    a 16-d space): Karpathy's Flickr8K JSON in its zip and the image zip placed by hand, MobileNet v1's
+    weights as a timm-named state dict, the images through the real backbone."""
+    import torch
+
+    from caption_files import FLICKR, karpathy_zip, picture, write_zip
+    from published_weights import fake_timm_state_dict
+    from retrieval_bench.vision.models.mobilenet_v1 import MobileNetV1
+
+    config = ch4_config(("table_4_7",), ())
+    config["tables"]["table_4_7"]["rows"] = config["tables"]["table_4_7"]["rows"][::4]  # sigma 0 and 0.1
+    config.update(scale="thesis", device="cpu")
+    thesis = config["scales"]["thesis"]
+    thesis["training"]["threads"] = 1
+    thesis["crossmodal_embedding"] = {
+        "epochs": 1, "batch": {"p": 2, "k": 2}, "embedding_dim": 16, "discriminator": [8, 4], "image_size": 32,
+        "text": {"word_dim": 8, "units": 8, "dropout": 0.3, "max_tokens": 8}, "checkpoint_seconds": 0,
+        "backbone_weights": {"mobilenet_v1": "data/weights/mobilenet_v1.pth"}}
+    cwd = project(tmp_path, config)
+    source = cwd / "data/thesis/flickr8k"
+    source.mkdir(parents=True)
+    karpathy_zip(source / "caption_datasets.zip", "flickr8k", FLICKR)
+    write_zip(source / "Flickr8k_Dataset.zip",
+              {f"Flicker8k_Dataset/{k}.jpg": picture(k, (40, 36)) for k in range(1, 7)})
+    (cwd / "data/weights").mkdir(parents=True)
+    torch.save(fake_timm_state_dict(MobileNetV1()), cwd / "data/weights/mobilenet_v1.pth")
+    run = snakemake(cwd, "reports/thesis/tables/table_4_7.csv")
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    jobs = set(re.findall(r"^(?:local)?rule (\w+):", run.stdout + run.stderr, flags=re.MULTILINE))
+    assert jobs == {"xm_captions", "xm_embed", "table"}, jobs  # the weights were placed by hand
+    table = pd.read_csv(cwd / "reports/thesis/tables/table_4_7.csv")
+    assert table.reproduced.notna().all() and set(table.configuration) == {"sigma_0", "sigma_0.1"}
+    info = yaml.safe_load((cwd / "data/thesis/captions/xm_flickr8k/info.json").read_text())
+    assert info["statistics"]["test"]["images"] == 2 and info["thesis_counts"]
+    assert (source / "Flickr8k_Dataset.zip.md5").is_file()
+    with np.load(cwd / "results/thesis/xm_flickr8k/seed0/itmeetsal/mobilenet/embeddings.npz") as saved:
+        assert saved["image_embeddings"].shape == (2, 16) and saved["text_embeddings"].shape == (11, 16)

@@ -112,6 +112,17 @@ def backbone_weights(config: dict, backbone: str) -> list[str]:
     return [embedding_block(config).get("backbone_weights", {}).get(model, default)]
 
 
+def check_backbones(config: dict, where: str, spec: dict) -> None:
+    """Every run row's backbone is one the active scale maps to a model (a chapter 4 kind's `check`)."""
+    if "crossmodal_embedding" not in scale_block(config):
+        return  # the study's own check names the missing block
+    known = embedding_block(config)["backbones"]
+    for row in rows_of(spec):
+        if row.get("backbone", "mobilenet") not in known and not row.get("published_only"):
+            raise ValueError(f"{where}: row {row['id']} has backbone {row.get('backbone', 'mobilenet')!r}; the "
+                             f"scale's crossmodal_embedding.backbones knows {sorted(known)}")
+
+
 def sentence_run_dir(config: dict, run: SentenceRun) -> str:
     return f"results/{config['scale']}/{run.protocol}/seed{run.seed}/{run.configuration}/{run.backbone}"
 

@@ -60,8 +60,9 @@ def image_source(data: captioned.CaptionedData, spec: RunSpec):
 
     mean, std = IMAGENET_MEAN_STD[spec.model]
     root = Path(data.info["root"])
-    return ImageFiles(root if root.is_absolute() else spec.data / root, data.images,
-                      image_size=spec.schedule.get("image_size", 224), mean=mean, std=std)
+    size = spec.schedule.get("image_size", 224)
+    return ImageFiles(root if root.is_absolute() else spec.data / root, data.images, image_size=size,
+                      resize=round(size * 256 / 224), mean=mean, std=std)  # 256 then 224 (VSE++'s test crop)
 
 
 def image_trunk(data: captioned.CaptionedData, spec: RunSpec):

@@ -19,6 +19,9 @@ class SentenceFigure(FigureKind):
     first_seed_only = False
     row_options = plan.BACKBONE_ROW_OPTION
 
+    def check(self, config, where, spec):
+        plan.check_backbones(config, where, spec)
+
     def runs(self, config, figure):
         spec = config["figures"][figure]
         seeds = spec.get("seeds") or config["seeds"]

@@ -26,6 +26,9 @@ class Complexity(TableKind):
     keys = ["configuration", "backbone", "dataset", "metric"]
     unit = "FLOPs, millions of parameters, milliseconds"
     row_options = plan.BACKBONE_ROW_OPTION
+
+    def check(self, config, where, spec):
+        plan.check_backbones(config, where, spec)
     mini_note = ("At mini scale the encoders are stand-ins over feature vectors whose widths mirror the thesis "
                  "backbones' cost order (spec chapter4.md 13.3): the FLOP and parameter orders hold by construction "
                  "and test the counting; inference time is measured.")

@@ -25,6 +25,9 @@ class DiscriminatorSummary(TableKind):
     keys = ["configuration", "backbone", "dataset", "metric"]
     unit = "accuracy as a fraction, entropy in nats"
     row_options = plan.BACKBONE_ROW_OPTION
+
+    def check(self, config, where, spec):
+        plan.check_backbones(config, where, spec)
     mini_note = "Measured at mini scale on the synthetic stand-ins; the thesis reports no such numbers."
 
     def setting(self, config, spec):

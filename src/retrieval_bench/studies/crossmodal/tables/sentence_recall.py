@@ -59,12 +59,7 @@ class SentenceRecall(TableKind):
                 + ", ".join(f"{b} = `{m}`" for b, m in models.items()))
 
     def check(self, config, where, spec):
-        known = plan.embedding_block(config)["backbones"] if "crossmodal_embedding" in config["scales"][
-            config["scale"]] else {}
-        for row in rows_of(spec):
-            if row.get("backbone", "mobilenet") not in known and not row.get("published_only"):
-                raise ValueError(f"{where}: row {row['id']} has backbone {row.get('backbone', 'mobilenet')!r}; "
-                                 f"the scale's crossmodal_embedding.backbones knows {sorted(known)}")
+        plan.check_backbones(config, where, spec)
 
     def cells(self, config, table, seeds=None):
         """(row, run, groups) of every run the table reads."""
