@@ -202,3 +202,11 @@ def test_training_batches_follow_the_generator(image_files):
     again = image_files.batch([0, 1, 2], train=True, generator=torch.Generator().manual_seed(3))
     other = image_files.batch([0, 1, 2], train=True, generator=torch.Generator().manual_seed(4))
     assert first.shape == (3, 3, 16, 16) and torch.equal(first, again) and not torch.equal(first, other)
+
+
+def test_decoding_threads_give_the_same_batches(image_files):
+    threaded = ImageFiles(image_files.root, image_files.files, image_size=16, resize=20, workers=3)
+    for train in (True, False):
+        one = image_files.batch([2, 0, 1, 2], train=train, generator=torch.Generator().manual_seed(5))
+        many = threaded.batch([2, 0, 1, 2], train=train, generator=torch.Generator().manual_seed(5))
+        assert torch.equal(one, many)

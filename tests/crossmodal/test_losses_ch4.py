@@ -97,11 +97,11 @@ def test_bidirectional_triplet_takes_the_hardest_positive_and_negative():
     s = F.normalize(zi, dim=1) @ F.normalize(zt, dim=1).T
     m = 0.5
 
-    def hard(sim, pos):
+    def hard(sim, pos):  # negatives: other instances only (never the anchor itself)
         out = []
         for j in range(len(sim)):
             p = [sim[j, k] for k in range(sim.shape[1]) if pos[j, k]]
-            n = [sim[j, k] for k in range(sim.shape[1]) if not pos[j, k]]
+            n = [sim[j, k] for k in range(sim.shape[1]) if y[k] != y[j]]
             if p and n:
                 out.append(max(0.0, m - min(p) + max(n)))
         return sum(out) / len(out) if out else 0.0
@@ -114,6 +114,12 @@ def test_bidirectional_triplet_takes_the_hardest_positive_and_negative():
     others = same & ~torch.eye(3, dtype=torch.bool)
     with_intra = expected + hard(si, others) + hard(st, others)  # anchor 2 has no positive: left out
     assert float(losses.bidirectional_triplet(zi, zt, y, m)) == pytest.approx(float(with_intra), rel=1e-5)
+
+
+def test_a_perfectly_separated_embedding_has_no_triplet_loss():
+    zi = torch.tensor([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    y = torch.tensor([0, 0, 1, 2])
+    assert float(losses.bidirectional_triplet(zi, zi.clone(), y, 0.5)) == 0.0
 
 
 def test_intra_term_is_zero_when_no_instance_has_two_pairs():

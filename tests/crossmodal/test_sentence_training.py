@@ -108,14 +108,37 @@ def test_the_separate_paradigm_gives_the_encoders_minus_the_classifier_gradient(
     assert torch.allclose(reversed_grad, -zi.grad)
 
 
-def test_baselines_have_no_adversary_but_a_probe_that_does_not_shift_the_initial_weights():
+def test_baselines_have_no_adversary_but_a_probe_that_does_not_shift_the_random_stream():
     full, baseline = _method(), _method({"w_s": 0.0, "w_kl": 0.0, "w_di": 0.0})
+    after_probe = torch.get_rng_state()
     assert full.adversarial and not baseline.adversarial and baseline.discriminator is not None
     no_probe = _method({"w_s": 0.0, "w_kl": 0.0, "w_di": 0.0, "modality_probe": False})
     assert no_probe.discriminator is None
-    assert all(torch.equal(a, b) for a, b in zip(baseline.text_encoder.parameters(),
-                                                 no_probe.text_encoder.parameters()))
+    assert torch.equal(after_probe, torch.get_rng_state())  # dropout draws the same with or without the probe
     assert "s" not in baseline.generator_step(_batch())
+
+
+def test_the_discriminator_learns_from_its_classification_loss_alone():
+    """L_s leaves gradients in D during the encoders' step; D's own step must not use them."""
+    ours, reference = _method(), _method()
+    for method in (ours, reference):
+        torch.manual_seed(1)  # the same dropout masks in both steps
+        method.generator_step(_batch())
+    zi, zt = reference._kept[-1]
+    optimizer = reference.optimizers["discriminator"]
+    optimizer.zero_grad()
+    losses.modality_classification(reference.discriminator(zi), reference.discriminator(zt)).backward()
+    optimizer.step()
+    ours.discriminator_step()
+    assert all(torch.equal(a, b) for a, b in zip(ours.discriminator.parameters(),
+                                                 reference.discriminator.parameters()))
+
+
+def test_the_classifier_moves_with_the_encoders():
+    method = _method()
+    before = method.extras["classifier"]["weight"].detach().clone()
+    method.generator_step(_batch())
+    assert not torch.equal(before, method.extras["classifier"]["weight"])
 
 
 def test_method_values_are_checked():
@@ -200,3 +223,26 @@ def test_noise_changes_training_and_its_means_follow_the_inputs(tmp_path):
     noisy = train(_fresh(data, hparams={"noise_sigma": 0.5}), pairs, SCHEDULE, 0, tmp_path / "n", {"run": 3})
     assert quiet[0]["input_mean_image"] == pytest.approx(noisy[0]["input_mean_image"], abs=1e-9)  # clean means
     assert quiet[-1]["ce"] != noisy[-1]["ce"]
+
+
+def test_the_loop_steps_the_discriminator_after_every_k_encoder_steps(tmp_path):
+    data, pairs = _pairs()
+    method = _fresh(data, hparams={"k_steps": 3})
+    calls = {"n": 0}
+    original = method.discriminator_step
+
+    def counted():
+        calls["n"] += 1
+        return original()
+
+    method.discriminator_step = counted
+    history = train(method, pairs, SCHEDULE, 0, tmp_path, {"run": 4})
+    assert calls["n"] == sum(h["steps"] // 3 for h in history) > 0
+
+
+def test_the_sampler_fills_a_short_chunk_with_another_pair_of_its_instance():
+    instances = np.repeat(np.arange(6), 3)  # 3 captions: chunks of 2, the second one filled
+    for seed in range(5):
+        for batch in pair_batches(instances, p=2, k=2, rng=np.random.default_rng(seed)):
+            chunks = batch.reshape(-1, 2)
+            assert all(a != b for a, b in chunks)

@@ -119,6 +119,7 @@ from retrieval_bench.studies.crossmodal.workflow import weights_files as xm_weig
 XC_PROTOCOLS = "|".join(name for name, p in IR["scales"][SCALE]["protocols"].items() if "captions" in p) or "(?!)"
 XC_RUN = f"results/{SCALE}/{{protocol}}/seed{{seed}}/{{configuration}}/{{backbone}}"
 XC_WEIGHTS = xm_weights_files(IR)
+XC_WORKERS = IR["scales"][SCALE].get("crossmodal_embedding", {}).get("workers", 0)
 
 localrules: xm_captions, xm_backbone
 
@@ -173,7 +174,7 @@ rule xm_embed:  # train, embed every test image and caption, score both directio
     wildcard_constraints:
         protocol=XC_PROTOCOLS,
         seed=r"\d+",
-    threads: IR["scales"][SCALE]["training"]["threads"]
+    threads: IR["scales"][SCALE]["training"]["threads"] + XC_WORKERS  # + the threads decoding image files
     conda:
         "../../envs/retrieval_bench.yaml"
     log:

@@ -72,6 +72,7 @@ def label(cell: dict) -> str:
         return f"{cell['value']:g}"
     keys = " ".join(str(v) for k, v in cell.items() if k not in ("table", "mean_of", "task"))
     name = str(cell.get("configuration", keys)) + (f" t{cell['task']}" if "task" in cell else "")
+    name += f" ({cell['backbone']})" if "backbone" in cell and "configuration" in cell else ""  # chapter 4's rows
     name += f" (T{cell['table'].removeprefix('table_').replace('_', '.')})" if "table" in cell else ""
     return name + (f" (mean of {len(cell['mean_of'])})" if "mean_of" in cell else "")
 

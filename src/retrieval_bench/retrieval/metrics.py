@@ -120,8 +120,12 @@ def average_precisions(query, gallery=None, relevance: Relevance | None = None, 
     0 (`zero`, the DCMH protocol)."""
     if no_relevant not in ("skip", "zero"):
         raise ValueError(f"no_relevant {no_relevant!r}: choose skip or zero")
+    return _average_precisions(_relevant_ranking(query, gallery, relevance, similarity, exclude_self), no_relevant)
+
+
+def _average_precisions(relevant: np.ndarray, no_relevant: str = "skip") -> np.ndarray:
     aps = []
-    for rel in _relevant_ranking(query, gallery, relevance, similarity, exclude_self):
+    for rel in relevant:
         positions = np.flatnonzero(rel)
         if len(positions):
             aps.append(np.mean(np.arange(1, len(positions) + 1) / (positions + 1)))
@@ -210,8 +214,7 @@ def ranking_summary(query, gallery, relevance: Relevance, ks=(1, 5, 10), pr_leve
     separate gallery, from one full ranking (the cross-modal protocol of chapter 4)."""
     relevant = _relevant_ranking(query, gallery, relevance, similarity, False)
     out = {f"recall@{k}": float(relevant[:, :k].any(axis=1).mean()) for k in ks}
-    has = relevant.any(axis=1)
-    aps = [np.mean(np.arange(1, len(p) + 1) / (p + 1)) for p in (np.flatnonzero(r) for r in relevant[has])]
-    pr = _interpolated_precision(relevant, np.linspace(0.0, 1.0, pr_levels)).tolist() if has.any() else []
-    return out | {"map": float(np.mean(aps)) if aps else float("nan"), "map_cmpm_code": map_cmpm_code(relevant),
+    aps = _average_precisions(relevant)  # queries without a relevant item: left out (R@K counts them 0)
+    pr = _interpolated_precision(relevant, np.linspace(0.0, 1.0, pr_levels)).tolist() if len(aps) else []
+    return out | {"map": float(np.mean(aps)) if len(aps) else float("nan"), "map_cmpm_code": map_cmpm_code(relevant),
                   "queries": int(len(relevant)), "pr": pr}

@@ -55,5 +55,7 @@ def embedding_schedule(config: dict, protocol: str) -> dict:
     from retrieval_bench.core.config import scale_block
 
     block = dict(scale_block(config)["crossmodal_embedding"])
-    block.update(block.pop("per_protocol", {}).get(protocol, {}))
+    for key, value in block.pop("per_protocol", {}).get(protocol, {}).items():  # one level deep: text, lr, ...
+        block[key] = {**block[key], **value} if isinstance(value, dict) and isinstance(block.get(key), dict) \
+            else value
     return block

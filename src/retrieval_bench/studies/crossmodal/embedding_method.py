@@ -41,23 +41,36 @@ class Batch:
     labels: torch.Tensor             # N training-instance ids (0..C-1)
 
 
+def build_encoders(shape: SentenceShape, schedule: dict) -> tuple[ImageEncoder, BiLSTMText]:
+    """The image and text encoders of a schedule (the scale's crossmodal_embedding block)."""
+    text, d, bn = schedule["text"], schedule["embedding_dim"], schedule.get("embedding_bn", True)
+    return (ImageEncoder(shape.image_trunk, shape.image_width, d, bn),
+            BiLSTMText(shape.vocabulary, text["word_dim"], text["units"], d, text["dropout"], bn,
+                       text.get("max_over_padding", False)))
+
+
 class EmbeddingMethod(KeyedHyperparameters):
     """Subclasses set DEFAULTS and `generator_terms`."""
 
     DEFAULTS: dict = {}
     name = ""
-    COMMON = {"k_steps": 5, "modality_probe": True, "d_loss": "last"}
+    COMMON = {"k_steps": 5, "modality_probe": True, "d_loss": "last",
+              "image_head_lr": "other"}  # the image head at lr.other (a fresh layer) or lr.trunk (Alg. 1 literally)
+
+    @staticmethod
+    def check_common(params: dict) -> None:
+        choices = {"d_loss": ("last", "mean_over_k"), "image_head_lr": ("other", "trunk")}
+        for key, allowed in choices.items():
+            if key in params and params[key] not in allowed:
+                raise ValueError(f"{key} {params[key]!r}: choose one of {list(allowed)}")
 
     def __init__(self, hparams: dict, shape: SentenceShape, schedule: dict, seed: int = 0):
         self.check_config(hparams, self.name)
         self.check_values(hparams)
         self.hparams = {**self.DEFAULTS, **hparams}
         self.shape, self.schedule = shape, schedule
-        text = schedule["text"]
-        d, bn = schedule["embedding_dim"], schedule.get("embedding_bn", True)
-        self.image_encoder = ImageEncoder(shape.image_trunk, shape.image_width, d, bn)
-        self.text_encoder = BiLSTMText(shape.vocabulary, text["word_dim"], text["units"], d, text["dropout"], bn,
-                                       text.get("max_over_padding", False))
+        d = schedule["embedding_dim"]
+        self.image_encoder, self.text_encoder = build_encoders(shape, schedule)
         self.extras: dict[str, nn.Module] = {}
         self.build(d)
         self.adversarial = self.uses_adversary()
@@ -98,18 +111,31 @@ class EmbeddingMethod(KeyedHyperparameters):
             module.train(mode)
 
     def make_optimizers(self) -> None:
-        """Adam (CMPM: eps 1e-8): the generator's groups at lr.trunk / lr.other, D's own at lr.other."""
+        """Adam (CMPM: eps 1e-8): the generator's groups at lr.trunk (the image trunk, and the image head
+        with `image_head_lr: trunk`) and lr.other, D's own at lr.other; weight decay on the weight matrices
+        and kernels only (CMPM decays weights), not on biases, norms, the word embedding or the classifier."""
         lr, decay = self.schedule["lr"], self.schedule.get("weight_decay", 0.0)
-        trunk = list(self.image_encoder.trunk.parameters())
-        trunk_ids = {id(p) for p in trunk}
+        slow = list(self.image_encoder.trunk.parameters())
+        if self.hparams["image_head_lr"] == "trunk":
+            slow += list(self.image_encoder.head.parameters())
+        slow_ids = {id(p) for p in slow}
         rest = [p for name, m in self.modules().items() if name != "discriminator" for p in m.parameters()
-                if id(p) not in trunk_ids]
-        groups = [{"params": g, "lr": r, "base_lr": r} for g, r in ((trunk, lr["trunk"]), (rest, lr["other"])) if g]
-        self.optimizers = {"generator": torch.optim.Adam(groups, eps=1e-8, weight_decay=decay)}
+                if id(p) not in slow_ids]
+        groups = [g for params, rate in ((slow, lr["trunk"]), (rest, lr["other"]))
+                  for g in self._decay_groups(params, rate, decay)]
+        self.optimizers = {"generator": torch.optim.Adam(groups, eps=1e-8)}
         if self.discriminator is not None:
             self.optimizers["discriminator"] = torch.optim.Adam(
-                [{"params": list(self.discriminator.parameters()), "lr": lr["other"], "base_lr": lr["other"]}],
-                eps=1e-8, weight_decay=decay)
+                self._decay_groups(list(self.discriminator.parameters()), lr["other"], decay), eps=1e-8)
+
+    def _decay_groups(self, params: list, rate: float, decay: float) -> list[dict]:
+        exempt = {id(self.text_encoder.embedding.weight)}
+        if "classifier" in self.extras:
+            exempt |= {id(p) for p in self.extras["classifier"].parameters()}
+        decayed = [p for p in params if p.ndim >= 2 and id(p) not in exempt]
+        kept = [p for p in params if p.ndim < 2 or id(p) in exempt]
+        return [{"params": g, "lr": rate, "base_lr": rate, "weight_decay": w}
+                for g, w in ((decayed, decay), (kept, 0.0)) if g]
 
     def set_learning_rate_factor(self, factor: float) -> None:
         for optimizer in self.optimizers.values():

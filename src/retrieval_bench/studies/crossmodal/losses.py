@@ -139,30 +139,32 @@ def data_imbalance(logits_it: torch.Tensor, logits_ti: torch.Tensor, tau: float 
         raise ValueError(f"di_form {form!r}: choose one of {list(DI_FORMS)}")
     if detach not in ("none", "text", "image"):
         raise ValueError(f"di_detach {detach!r}: choose none, text or image")
-    p_it, p_ti = torch.softmax(logits_it / tau, dim=1), torch.softmax(logits_ti / tau, dim=1)
+    log_it, log_ti = F.log_softmax(logits_it / tau, dim=1), F.log_softmax(logits_ti / tau, dim=1)
     if detach == "text":
-        p_ti = p_ti.detach()
+        log_ti = log_ti.detach()
     elif detach == "image":
-        p_it = p_it.detach()
+        log_it = log_it.detach()
+    p_it, p_ti = log_it.exp(), log_ti.exp()
 
-    def kl(p, q):
-        return (p * (torch.log(p + eps) - torch.log(q + eps))).sum(dim=1)
+    def kl(log_p, log_q):  # log p from log_softmax (spec 2.5); eps on the other side, as printed
+        return (log_p.exp() * (log_p - torch.log(log_q.exp() + eps))).sum(dim=1)
 
     if form == "as_printed":
         per_pair = (p_it * torch.log(p_it / (p_it + eps))).sum(dim=1) + (p_ti * torch.log(p_ti / (p_ti + eps))).sum(1)
     elif form == "symmetric":
-        per_pair = kl(p_it, p_ti) + kl(p_ti, p_it)
+        per_pair = kl(log_it, log_ti) + kl(log_ti, log_it)
     elif form == "i_to_t":
-        per_pair = kl(p_it, p_ti)
+        per_pair = kl(log_it, log_ti)
     else:
-        per_pair = kl(p_ti, p_it)
+        per_pair = kl(log_ti, log_it)
     return tau ** 2 * per_pair.mean()
 
 
-def _batch_hard(similarity: torch.Tensor, positive: torch.Tensor, margin: float) -> torch.Tensor:
+def _batch_hard(similarity: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
+                margin: float) -> torch.Tensor:
     """Per anchor (row): max(0, m - hardest positive + hardest negative), mean over anchors with both."""
     hardest_positive = similarity.masked_fill(~positive, float("inf")).min(dim=1).values
-    hardest_negative = similarity.masked_fill(positive, float("-inf")).max(dim=1).values
+    hardest_negative = similarity.masked_fill(~negative, float("-inf")).max(dim=1).values
     usable = torch.isfinite(hardest_positive) & torch.isfinite(hardest_negative)
     if not usable.any():
         return similarity.new_zeros(())
@@ -170,16 +172,16 @@ def _batch_hard(similarity: torch.Tensor, positive: torch.Tensor, margin: float)
 
 
 def bidirectional_triplet(zi: torch.Tensor, zt: torch.Tensor, labels: torch.Tensor, margin: float = 0.5,
-                          intra: bool = True, image_groups: torch.Tensor | None = None) -> torch.Tensor:
+                          intra: bool = True) -> torch.Tensor:
     """L_tr = L_inter + L_intra (Eqs. 4.12-4.14), batch-hard on cosine similarities: image anchors
-    against texts, text anchors against images, and (intra) image-image and text-text, each anchor
-    excluded from its own positives.  Positives and negatives by instance label."""
+    against texts, text anchors against images, and (intra) image-image and text-text, the anchor itself
+    neither its own positive nor its own negative.  Positives and negatives by instance label."""
     i, t = F.normalize(zi, dim=1), F.normalize(zt, dim=1)
     same = labels[:, None] == labels[None, :]
-    loss = _batch_hard(i @ t.T, same, margin) + _batch_hard(t @ i.T, same, margin)
+    loss = _batch_hard(i @ t.T, same, ~same, margin) + _batch_hard(t @ i.T, same, ~same, margin)
     if intra:
         others = same & ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
-        loss = loss + _batch_hard(i @ i.T, others, margin) + _batch_hard(t @ t.T, others, margin)
+        loss = loss + _batch_hard(i @ i.T, others, ~same, margin) + _batch_hard(t @ t.T, others, ~same, margin)
     return loss
 
 

@@ -59,8 +59,8 @@ class BiLSTMText(nn.Module):
         ahead, _ = self.forward_lstm(words)
         behind, _ = self.backward_lstm(flipped)
         both = self.dropout(torch.cat([ahead, behind], dim=2))
-        if not self.max_over_padding:
-            both = both.masked_fill(~valid[..., None], float("-inf"))
+        # padded steps: left out of the max, or (CMPM, whose packed LSTM outputs 0 there) counted as 0
+        both = both.masked_fill(~valid[..., None], 0.0 if self.max_over_padding else float("-inf"))
         return self.head(both.max(dim=1).values)
 
     def recurrent_flops(self, tokens: int) -> int:

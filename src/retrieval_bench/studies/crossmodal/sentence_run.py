@@ -62,7 +62,8 @@ def image_source(data: captioned.CaptionedData, spec: RunSpec):
     root = Path(data.info["root"])
     size = spec.schedule.get("image_size", 224)
     return ImageFiles(root if root.is_absolute() else spec.data / root, data.images, image_size=size,
-                      resize=round(size * 256 / 224), mean=mean, std=std)  # 256 then 224 (VSE++'s test crop)
+                      resize=round(size * 256 / 224), mean=mean, std=std,  # 256 then 224 (VSE++'s test crop)
+                      workers=spec.schedule.get("workers", 0))
 
 
 def image_trunk(data: captioned.CaptionedData, spec: RunSpec):

@@ -43,8 +43,11 @@ def pair_batches(instances: np.ndarray, p: int, k: int, rng: np.random.Generator
         members = rng.permutation(members)
         for start in range(0, len(members), k):
             chunk = members[start:start + k]
-            if len(chunk) < k:
-                chunk = np.concatenate([chunk, rng.choice(members, size=k - len(chunk))])
+            if len(chunk) < k:  # filled with other pairs of the instance where it has enough
+                others = np.setdiff1d(members, chunk)
+                fill = rng.choice(others if len(others) >= k - len(chunk) else members, size=k - len(chunk),
+                                  replace=len(others) < k - len(chunk))
+                chunk = np.concatenate([chunk, fill])
             chunks.append(chunk)
     order = rng.permutation(len(chunks))
     return [np.concatenate([chunks[c] for c in order[b:b + p]]) for b in range(0, len(order) - p + 1, p)]

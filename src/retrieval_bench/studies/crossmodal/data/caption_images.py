@@ -2,9 +2,10 @@
 VSE++'s transforms (spec chapter4.md 3.3): training RandomResizedCrop + horizontal flip, evaluation
 Resize + CenterCrop.
 
-The crop box and the flip are drawn from the caller's `torch.Generator` (torchvision's RandomResizedCrop
-draws from the global RNG), so a training batch is a function of the generator's state: resumable and
-reproducible.
+The crop box and the flip of each image are drawn from a stream seeded by one draw of the caller's
+`torch.Generator` per image (torchvision's RandomResizedCrop draws from the global RNG), so a training
+batch is a function of the generator's state (resumable, reproducible) whatever the number of `workers`:
+threads that decode a batch's images side by side (PIL releases the GIL while decoding).
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ class ImageFiles:
     the shorter side for `resize`) or (height, width), e.g. [384, 128] for CUHK-PEDES."""
 
     def __init__(self, root: str | Path, files: list[str], image_size: int | tuple[int, int] = 224,
-                 resize: int | tuple[int, int] = 256, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+                 resize: int | tuple[int, int] = 256, mean=IMAGENET_MEAN, std=IMAGENET_STD, workers: int = 0):
         self.root, self.files = Path(root), list(files)
         self.image_size, self.resize = _pair(image_size), resize if isinstance(resize, int) else _pair(resize)
         self.mean, self.std = list(mean), list(std)
+        self.workers, self._pool = workers, None
 
     @classmethod
     def of(cls, data, **kwargs) -> "ImageFiles":
@@ -48,26 +50,39 @@ class ImageFiles:
         return len(self.files)
 
     def batch(self, indices, train: bool, generator: torch.Generator | None = None) -> torch.Tensor:
-        """B x 3 x H x W floats, normalised; training crops and flips are drawn from `generator`, image by
-        image in the order of `indices`."""
+        """B x 3 x H x W floats, normalised; each training image's crop and flip come from its own stream,
+        seeded by one draw of `generator` per image in the order of `indices`."""
+        indices = torch.as_tensor(indices).reshape(-1).tolist()
+        if not indices:
+            return torch.empty(0, 3, *self.image_size)
+        seeds = (torch.randint(0, 2 ** 62, (len(indices),), generator=generator).tolist() if train
+                 else [None] * len(indices))
+        if self.workers > 1:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(self.workers)
+            images = list(self._pool.map(self._one, indices, seeds))
+        else:
+            images = [self._one(i, s) for i, s in zip(indices, seeds)]
+        return torch.stack(images)
+
+    def _one(self, index: int, seed: int | None) -> torch.Tensor:
+        """One image, cropped and flipped with a stream seeded by `seed` (training), or centred (None)."""
         from torchvision.transforms.v2 import functional as F
 
-        images = []
-        for index in torch.as_tensor(indices).reshape(-1).tolist():
-            image = self.read(index)
-            if train:
-                top, left, height, width = _crop_box(*image.shape[-2:], generator)
-                image = F.resized_crop(image, top, left, height, width, list(self.image_size), antialias=True)
-                if torch.rand(1, generator=generator).item() < 0.5:
-                    image = F.horizontal_flip(image)
-            else:
-                image = F.resize(image, self.resize if isinstance(self.resize, int) else list(self.resize),
-                                 antialias=True)
-                image = F.center_crop(image, list(self.image_size))
-            images.append(F.normalize(F.to_dtype(image, torch.float32, scale=True), self.mean, self.std))
-        if not images:
-            return torch.empty(0, 3, *self.image_size)
-        return torch.stack(images)
+        image = self.read(index)
+        if seed is not None:
+            stream = torch.Generator().manual_seed(seed)
+            top, left, height, width = _crop_box(*image.shape[-2:], stream)
+            image = F.resized_crop(image, top, left, height, width, list(self.image_size), antialias=True)
+            if torch.rand(1, generator=stream).item() < 0.5:
+                image = F.horizontal_flip(image)
+        else:
+            image = F.resize(image, self.resize if isinstance(self.resize, int) else list(self.resize),
+                             antialias=True)
+            image = F.center_crop(image, list(self.image_size))
+        return F.normalize(F.to_dtype(image, torch.float32, scale=True), self.mean, self.std)
 
     def read(self, index: int) -> torch.Tensor:
         """One image as a 3 x H x W uint8 tensor (RGB)."""

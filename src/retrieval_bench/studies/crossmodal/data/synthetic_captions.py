@@ -130,7 +130,8 @@ def generate(stand_in: str, train: int | None = None, test: int | None = None) -
     for image, scene in enumerate(scenes):
         instance = int(instance_of_image[image])
         train = instance < n_train
-        fold = (image - n_train * views) // test_fold_size if stand_in == "synthetic_coco" and not train else -1
+        fold = min((image - n_train * views) // test_fold_size, COCO_FOLDS - 1) \
+            if stand_in == "synthetic_coco" and not train else -1
         for _ in range(per_image):
             rows.append({"image": image, "instance": instance, "role": "train" if train else "test",
                          "fold": int(fold), "text": world.caption(scene, slots, rng)})

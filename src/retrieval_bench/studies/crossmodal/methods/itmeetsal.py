@@ -47,8 +47,9 @@ class ITMeetsAL(EmbeddingMethod):
 
     @classmethod
     def check_values(cls, params: dict) -> None:
+        EmbeddingMethod.check_common(params)
         choices = {"paradigm": PARADIGMS, "di_form": losses.DI_FORMS, "di_detach": ("none", "text", "image"),
-                   "kl_target": ("row_normalised", "softmax_as_printed"), "d_loss": ("last", "mean_over_k")}
+                   "kl_target": ("row_normalised", "softmax_as_printed")}
         for key, allowed in choices.items():
             if key in params and params[key] not in allowed:
                 raise ValueError(f"{key} {params[key]!r}: choose one of {list(allowed)}")

@@ -14,5 +14,9 @@ class VSEpp(EmbeddingMethod):
     name = "vsepp"
     DEFAULTS = {**EmbeddingMethod.COMMON, "margin": 0.2, "noise_sigma": 0.0}
 
+    @classmethod
+    def check_values(cls, params: dict) -> None:
+        EmbeddingMethod.check_common(params)
+
     def generator_terms(self, zi, zt, labels):
         return {"vse": losses.vsepp_max_violation(zi, zt, labels, self.hparams["margin"])}

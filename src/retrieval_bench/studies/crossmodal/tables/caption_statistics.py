@@ -37,8 +37,10 @@ class CaptionStatistics(TableKind):
             name = plan.captions_block(config, protocol)["name"]
             statistics = read_json(f"{plan.captions_folder(config, protocol)}/info.json")["statistics"]
             instance = "identities" if name == "cuhk_pedes" else "instances"
-            for split in ("train", "val", "test"):
-                counts = statistics[split]
+            for split in ("train", "val", "test", "all"):  # all: the sum (an instance lies in one split)
+                counts = statistics[split] if split != "all" else {
+                    key: sum(statistics[s][key] for s in ("train", "val", "test"))
+                    for key in ("images", "captions", "instances")}
                 records += [{"dataset": name, "split": split, "quantity": q, "value": counts[key]}
                             for q, key in (("images", "images"), ("captions", "captions"), (instance, "instances"))]
             records.append({"dataset": name, "split": "all", "quantity": "vocabulary",
