@@ -21,6 +21,7 @@ from torch import nn
 
 from retrieval_bench.core.registry import KeyedHyperparameters
 from retrieval_bench.studies.crossmodal import losses
+from retrieval_bench.studies.crossmodal.methods.base import TrainedModules
 from retrieval_bench.studies.crossmodal.sentence_encoders import BiLSTMText, ImageEncoder, discriminator
 
 
@@ -49,7 +50,7 @@ def build_encoders(shape: SentenceShape, schedule: dict) -> tuple[ImageEncoder, 
                        text.get("max_over_padding", False)))
 
 
-class EmbeddingMethod(KeyedHyperparameters):
+class EmbeddingMethod(TrainedModules, KeyedHyperparameters):
     """Subclasses set DEFAULTS and `generator_terms`."""
 
     DEFAULTS: dict = {}
@@ -100,15 +101,6 @@ class EmbeddingMethod(KeyedHyperparameters):
         if self.discriminator is not None:
             out["discriminator"] = self.discriminator
         return out
-
-    def to(self, device) -> "EmbeddingMethod":
-        for module in self.modules().values():
-            module.to(device)
-        return self
-
-    def train(self, mode: bool = True) -> None:
-        for module in self.modules().values():
-            module.train(mode)
 
     def make_optimizers(self) -> None:
         """Adam (CMPM: eps 1e-8): the generator's groups at lr.trunk (the image trunk, and the image head
@@ -178,13 +170,3 @@ class EmbeddingMethod(KeyedHyperparameters):
         self._kept = []
         return {"d_loss": float(loss.detach()), "d_accuracy": float(sum(accuracy) / len(accuracy)),
                 "d_entropy": float(sum(entropy) / len(entropy))}
-
-    def state(self) -> dict:
-        return {"modules": {n: m.state_dict() for n, m in self.modules().items()},
-                "optimizers": {n: o.state_dict() for n, o in self.optimizers.items()}}
-
-    def load_state(self, state: dict) -> None:
-        for name, module in self.modules().items():
-            module.load_state_dict(state["modules"][name])
-        for name, optimizer in self.optimizers.items():
-            optimizer.load_state_dict(state["optimizers"][name])

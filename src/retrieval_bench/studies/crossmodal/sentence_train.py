@@ -18,8 +18,6 @@ the same embeddings as one that was never stopped.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import time
@@ -30,6 +28,7 @@ import torch
 
 from retrieval_bench.core.io import save_torch
 from retrieval_bench.studies.crossmodal.embedding_method import Batch, EmbeddingMethod
+from retrieval_bench.studies.crossmodal.train import resume_point
 
 log = logging.getLogger(__name__)
 NOISE_WARMUP_BATCHES = 50  # epoch 1's noise mean: the clean inputs of this many batches (spec 3.4)
@@ -123,13 +122,8 @@ def train(method: EmbeddingMethod, pairs: TrainingPairs, schedule: dict, seed: i
     hooks = {m: InputNoise(sigma, g) for m, g in noise_streams.items()}
     method.image_encoder.input_hook, method.text_encoder.input_hook = hooks["image"], hooks["text"]
     augment = torch.Generator().manual_seed(seed + 104729)   # the thesis scale's crops and flips
-    resume = checkpoint_dir / "last.pt"
-    key = hashlib.sha256(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()
+    resume, key, ckpt = resume_point(checkpoint_dir, fingerprint)
     history, start = [], 0
-    ckpt = torch.load(resume, map_location="cpu", weights_only=False) if resume.exists() else None
-    if ckpt is not None and ckpt.get("fingerprint") != key:
-        log.info("ignoring %s: it belongs to a different run", resume)
-        ckpt = None
     if ckpt is None:
         if sigma > 0:
             _first_noise_means(method, pairs, schedule, seed, hooks, device)

@@ -49,6 +49,18 @@ def encode_all(method: CrossModalMethod, modality: str, x: torch.Tensor, batch: 
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
 
+def resume_point(checkpoint_dir: Path, fingerprint: dict) -> tuple[Path, str, dict | None]:
+    """(the resume file, the run's key, its checkpoint if there is one of this very run): a checkpoint of
+    another run (other settings, other data) is ignored, not resumed from."""
+    resume = checkpoint_dir / "last.pt"
+    key = hashlib.sha256(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()
+    ckpt = torch.load(resume, map_location="cpu", weights_only=False) if resume.exists() else None
+    if ckpt is not None and ckpt.get("fingerprint") != key:
+        log.info("ignoring %s: it belongs to a different run", resume)
+        ckpt = None
+    return resume, key, ckpt
+
+
 def train(method: CrossModalMethod, inputs: dict[str, torch.Tensor], labels: torch.Tensor, schedule: dict,
           seed: int, checkpoint_dir: Path, fingerprint: dict,
           order: tuple[str, ...] = MODALITIES, device: torch.device | str = "cpu") -> list[dict]:
@@ -56,14 +68,9 @@ def train(method: CrossModalMethod, inputs: dict[str, torch.Tensor], labels: tor
     method's modules and the memory on `device`; returns the history, one record per epoch and phase."""
     device = torch.device(device)
     labels = labels.to(device)
-    resume = checkpoint_dir / "last.pt"
-    key = hashlib.sha256(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()
+    resume, key, ckpt = resume_point(checkpoint_dir, fingerprint)
     generator = torch.Generator().manual_seed(seed)
     history, start = [], 0
-    ckpt = torch.load(resume, map_location="cpu", weights_only=False) if resume.exists() else None
-    if ckpt is not None and ckpt.get("fingerprint") != key:
-        log.info("ignoring %s: it belongs to a different run", resume)
-        ckpt = None
     if ckpt is None:
         memory = _initial_memory(method, inputs, labels, device)
     else:

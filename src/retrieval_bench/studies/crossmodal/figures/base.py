@@ -42,3 +42,19 @@ class SentenceFigure(FigureKind):
     def group(config, run) -> str:
         """The evaluation group a figure shows: the protocol's (its 1K mean where it has folds)."""
         return plan.groups_of(config, run.protocol)[0]
+
+
+def epoch_curves(plt, frame: pd.DataFrame, panels: dict[str, str], references: dict[str, float] | None = None):
+    """A panel per column of `frame` named in `panels` (column -> title): its mean over seeds per epoch, a
+    curve per configuration, a dashed line at the column's reference value where given."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.6), squeeze=False)
+    for ax, (column, title) in zip(axes[0], panels.items()):
+        for row, part in frame.groupby("configuration", sort=False):
+            mean = part.groupby("epoch")[column].mean()
+            ax.plot(mean.index, mean.to_numpy(), marker=".", label=row)
+        if references and column in references:
+            ax.axhline(references[column], color="grey", lw=0.8, ls="--")
+        ax.set(xlabel="epoch", title=title)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return fig

@@ -10,7 +10,7 @@ import math
 import pandas as pd
 
 from retrieval_bench.studies.crossmodal.figures import pyplot
-from retrieval_bench.studies.crossmodal.figures.base import SentenceFigure
+from retrieval_bench.studies.crossmodal.figures.base import SentenceFigure, epoch_curves
 
 MEASURES = {"d_accuracy": "discriminator accuracy", "d_entropy": "output entropy (nats)"}
 
@@ -33,15 +33,7 @@ class DiscriminatorTrace(SentenceFigure):
                                  f"(set modality_probe: true)")
             frames.append(history[["epoch", *MEASURES]].assign(configuration=run.row, seed=run.seed))
         data = pd.concat(frames, ignore_index=True)
-        fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), squeeze=False)
-        for ax, (measure, title) in zip(axes[0], MEASURES.items()):
-            for row, part in data.groupby("configuration", sort=False):
-                mean = part.groupby("epoch")[measure].mean()
-                ax.plot(mean.index, mean.to_numpy(), marker=".", label=row)
-            ax.axhline(0.5 if measure == "d_accuracy" else math.log(2), color="grey", lw=0.8, ls="--")
-            ax.set(xlabel="epoch", title=title)
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
+        fig = epoch_curves(plt, data, MEASURES, {"d_accuracy": 0.5, "d_entropy": math.log(2)})
         return fig, data[["configuration", "seed", "epoch", *MEASURES]]
 
 

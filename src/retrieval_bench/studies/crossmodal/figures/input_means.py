@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from retrieval_bench.studies.crossmodal.figures import pyplot
-from retrieval_bench.studies.crossmodal.figures.base import SentenceFigure
+from retrieval_bench.studies.crossmodal.figures.base import SentenceFigure, epoch_curves
 
 MODALITIES = {"image": "image inputs", "text": "word embeddings"}
 
@@ -27,14 +27,9 @@ class InputMeans(SentenceFigure):
                 frames.append(pd.DataFrame({"configuration": run.row, "seed": run.seed, "epoch": history["epoch"],
                                             "modality": modality, "mean": history[f"input_mean_{modality}"]}))
         data = pd.concat(frames, ignore_index=True)
-        fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), squeeze=False)
-        for ax, (modality, title) in zip(axes[0], MODALITIES.items()):
-            for row, part in data[data["modality"] == modality].groupby("configuration", sort=False):
-                mean = part.groupby("epoch")["mean"].mean()
-                ax.plot(mean.index, mean.to_numpy(), marker=".", label=row)
-            ax.set(xlabel="epoch", ylabel="mean", title=title)
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
+        wide = data.pivot_table(index=["configuration", "seed", "epoch"], columns="modality", values="mean",
+                                sort=False).reset_index()
+        fig = epoch_curves(plt, wide, MODALITIES)
         return fig, data
 
 

@@ -66,7 +66,36 @@ class Memory:
         return {"features": self.features, "codes": self.codes, "targets": self.targets}
 
 
-class CrossModalMethod(KeyedHyperparameters):
+class TrainedModules:
+    """What the loops need of a method's modules (`modules()`) and optimisers (`optimizers`): moving them,
+    switching train / eval mode, and the resume point's state."""
+
+    optimizers: dict
+
+    def modules(self) -> dict[str, nn.Module]:
+        raise NotImplementedError
+
+    def to(self, device):
+        for module in self.modules().values():
+            module.to(device)
+        return self
+
+    def train(self, mode: bool = True) -> None:
+        for module in self.modules().values():
+            module.train(mode)
+
+    def state(self) -> dict:
+        return {"modules": {name: m.state_dict() for name, m in self.modules().items()},
+                "optimizers": {name: o.state_dict() for name, o in self.optimizers.items()}}
+
+    def load_state(self, state: dict) -> None:
+        for name, module in self.modules().items():
+            module.load_state_dict(state["modules"][name])
+        for name, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][name])
+
+
+class CrossModalMethod(TrainedModules, KeyedHyperparameters):
     """Subclasses set DEFAULTS (every hyper-parameter, the thesis-scale value) and build their
     modules in `__init__`; `step` returns the named loss terms (weighted as they enter the loss)
     and diagnostics of one optimiser step, as floats."""
@@ -90,15 +119,6 @@ class CrossModalMethod(KeyedHyperparameters):
     def modules(self) -> dict[str, nn.Module]:
         return {**self.encoders, **self.extras}
 
-    def to(self, device) -> "CrossModalMethod":
-        for module in self.modules().values():
-            module.to(device)
-        return self
-
-    def train(self, mode: bool = True) -> None:
-        for module in self.modules().values():
-            module.train(mode)
-
     def encode(self, modality: str, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(feature, relaxed code) of a batch of one modality."""
         return self.encoders[modality](x)
@@ -110,16 +130,6 @@ class CrossModalMethod(KeyedHyperparameters):
 
     def step(self, modality: str, rows: torch.Tensor, x: torch.Tensor, memory: Memory) -> dict[str, float]:
         raise NotImplementedError
-
-    def state(self) -> dict:
-        return {"modules": {name: m.state_dict() for name, m in self.modules().items()},
-                "optimizers": {name: o.state_dict() for name, o in self.optimizers.items()}}
-
-    def load_state(self, state: dict) -> None:
-        for name, module in self.modules().items():
-            module.load_state_dict(state["modules"][name])
-        for name, optimizer in self.optimizers.items():
-            optimizer.load_state_dict(state["optimizers"][name])
 
     # ---------------------------------------------------------------- helpers for subclasses
 
