@@ -203,7 +203,7 @@ def table_html(config: dict, path: Path, cell_claims: list[tuple[str, dict]]) ->
         return tuple(v for k, v in zip(layout.rows, key) if k not in ("configuration", "backbone"))
 
     best = {}
-    for column in columns:
+    for column in columns if kind.marks_best else []:
         for g in dict.fromkeys(map(group, rows)):
             values = [records[(k, column)]["reproduced"] for k in rows if group(k) == g and (k, column) in records
                       and pd.notna(records[(k, column)]["reproduced"])]

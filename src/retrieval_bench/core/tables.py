@@ -44,6 +44,7 @@ class TableKind:
     options: dict = {}       # table keys this kind reads -> their JSON schema (with a description)
     row_options: dict = {}   # row keys this kind reads -> their JSON schema
     needs_rows = True
+    marks_best = True        # the report stars each column's best row (not for counts or diagnostics)
     mini_note = ("At mini scale the images are synthetic and the network small: the thesis numbers are context, "
                  "not targets. Compare the patterns (who forgets, who keeps the old classes), not the absolute "
                  "values.")

@@ -29,6 +29,7 @@ class Complexity(TableKind):
     keys = ["configuration", "backbone", "dataset", "metric"]
     unit = "FLOPs, millions of parameters, milliseconds"
     row_options = plan.BACKBONE_ROW_OPTION
+    marks_best = False
 
     def check(self, config, where, spec):
         plan.check_backbones(config, where, spec)

@@ -25,6 +25,7 @@ class DiscriminatorSummary(TableKind):
     keys = ["configuration", "backbone", "dataset", "metric"]
     unit = "accuracy as a fraction, entropy in nats"
     row_options = plan.BACKBONE_ROW_OPTION
+    marks_best = False
 
     def check(self, config, where, spec):
         plan.check_backbones(config, where, spec)

@@ -14,6 +14,7 @@ QUANTITIES = ["acc_old_before", "acc_old_after", "acc_new_before", "acc_new_afte
 
 class AccuracyChange(RunTable):
     name = "accuracy_change"
+    marks_best = False
     label = "Accuracy changes"
     caption = ("The accuracy changes feature estimation records at the end of every task (Eq. 6.6): old- and "
                "new-class mAP before and after the task, and the relative changes alpha_drop and alpha_gain")

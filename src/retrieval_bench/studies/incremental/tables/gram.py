@@ -13,6 +13,7 @@ from retrieval_bench.studies.incremental.tables.base import RunTable
 
 class Gram(RunTable):
     name = "gram"
+    marks_best = False
     label = "Gram matrices"
     caption = ("Gram-matrix measures of each row's final model on a fixed old-class sample: the mean same-class "
                "similarity, and the distance to the reference configuration's Gram matrix of the same images")

@@ -16,6 +16,7 @@ KEYS = ["protocol", "class_group", "split"]
 
 class Statistics(TableKind):
     name = "statistics"
+    marks_best = False
     label = "Datasets"
     caption = ("Images and classes per protocol, class group (old: the classes of the first task; chapter 7: "
                "each dataset's seen and unseen classes) and split, with the thesis's counts in `thesis_images` "
