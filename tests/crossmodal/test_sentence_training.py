@@ -246,3 +246,13 @@ def test_the_sampler_fills_a_short_chunk_with_another_pair_of_its_instance():
         for batch in pair_batches(instances, p=2, k=2, rng=np.random.default_rng(seed)):
             chunks = batch.reshape(-1, 2)
             assert all(a != b for a, b in chunks)
+
+
+def test_a_batch_of_one_image_forwards_its_duplicates_for_batchnorm():
+    data, pairs = _pairs()
+    same = np.flatnonzero(pairs.image_of_pair == pairs.image_of_pair[0])[:2]
+    batch = pairs.batch(same, None, "cpu")
+    assert len(batch.images) == 2 and batch.image_of_pair.tolist() == [0, 1]
+    method = _fresh(data)
+    method.make_optimizers()
+    method.generator_step(batch)  # no "expected more than 1 value per channel"

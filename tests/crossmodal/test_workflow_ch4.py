@@ -59,7 +59,7 @@ def test_every_chapter_4_table_figure_and_claim_from_a_fresh_project(tmp_path):
     claims = pd.read_csv(cwd / "reports/mini/claims.csv", keep_default_na=False)
     ch4 = claims[claims.chapter.astype(str) == "4"]
     assert len(ch4) == 53
-    assert set(ch4.verdict) <= {"holds", "fails", "inconclusive", "n/a"}
+    assert set(ch4.verdict.str.replace(" (1 seed)", "")) <= {"holds", "fails", "inconclusive", "n/a"}
     assert (ch4.thesis_as_expected.isin(["yes", "n/a"])).all()
     assert (ch4[ch4.id == "t41_ours_beats_published_f30k_i2t"].verdict == "n/a").all() or \
         "t41_ours_beats_published_f30k_i2t" not in set(ch4.id)

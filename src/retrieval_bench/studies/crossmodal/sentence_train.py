@@ -104,6 +104,8 @@ class TrainingPairs:
 
     def batch(self, pairs: np.ndarray, generator: torch.Generator | None, device) -> Batch:
         distinct, position = np.unique(self.image_of_pair[pairs], return_inverse=True)
+        if len(distinct) < 2:  # BatchNorm needs two samples: forward the pairs' images, the duplicate too
+            distinct, position = self.image_of_pair[pairs], np.arange(len(pairs))
         width = int(self.lengths[pairs].max())
         return Batch(images=self.images.batch(distinct, True, generator).to(device),
                      image_of_pair=torch.from_numpy(position).to(device),
