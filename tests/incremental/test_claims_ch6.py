@@ -13,7 +13,8 @@ from retrieval_bench.core import config as cfg
 from retrieval_bench.core.claims import chapter_of, evaluate, load_claims
 from retrieval_bench.core.config import rows_of
 from retrieval_bench.core.reference import thesis_table
-from retrieval_bench.core.report import claims_section
+from retrieval_bench.core import config as cfg
+from retrieval_bench.core.report import build_report
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -325,6 +326,8 @@ def test_the_report_lists_the_claims_by_chapter_with_the_thesis_expectation(tmp_
                   "numbers": ["", ""], "thesis": ["holds", "fails"], "thesis_numbers": ["", ""],
                   "thesis_expected": ["holds", "fails"], "thesis_as_expected": ["yes", "yes"]}
                  ).to_csv(claims, index=False)
-    page = claims_section(claims)
-    assert page.index("<h3>Chapter 5</h3>") < page.index("Joint is an upper bound") < page.index("<h3>Chapter 6</h3>")
-    assert page.index("<h3>Chapter 6</h3>") < page.index("(d) is optimal") and "<th>thesis_as_expected</th>" in page
+    build_report(cfg.load(ROOT / "config.yaml"), [], [], claims, tmp_path / "index.html", root=tmp_path)
+    page = (tmp_path / "index.html").read_text()
+    assert page.index("data-chapter='5'") < page.index("Joint is an upper bound") < page.index("data-chapter='6'")
+    assert page.index("data-chapter='6'") < page.index("(d) is optimal")
+    assert "<th>on the thesis's own numbers</th>" in page and "not as the text says" not in page

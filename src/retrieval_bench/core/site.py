@@ -320,6 +320,16 @@ def _link(chapters: list[Chapter], target: str, claim: str) -> str:
     return html.escape(target)
 
 
+def _thesis_check(record: dict) -> str:
+    """The same check on the thesis's numbers (a check of the encoding), and whether it is what the
+    thesis's text leads one to expect."""
+    verdict = record.get("thesis", "")
+    if record.get("thesis_as_expected", "") == "no":
+        return (f"{html.escape(verdict)} <span class='badge fails'>not as the text says "
+                f"({html.escape(record.get('thesis_expected', ''))})</span>")
+    return html.escape(verdict)
+
+
 def index_page(config: dict, chapters: list[Chapter], claims: Path | None, nav: str) -> str:
     frame = pd.read_csv(claims, keep_default_na=False, dtype=str) if claims is not None and claims.is_file() \
         else None
@@ -361,10 +371,12 @@ def index_page(config: dict, chapters: list[Chapter], claims: Path | None, nav: 
         lines.append(f"<tr data-chapter='{html.escape(record['chapter'])}' data-verdict='{html.escape(word)}'>"
                      f"<td class='text'>{html.escape(record['claim'])} <small>({html.escape(record['id'])})</small>"
                      f"</td><td>{badge(record['verdict'])}</td><td>{html.escape(holding)}</td>"
-                     f"<td>{margin_chart(record)}</td><td>{_link(chapters, record['table'], record['id'])}</td></tr>")
+                     f"<td>{margin_chart(record)}</td><td>{_link(chapters, record['table'], record['id'])}</td>"
+                     f"<td>{_thesis_check(record)}</td></tr>")
     body.append("<div class='scroll'><table class='claims'><thead><tr><th>claim</th><th>verdict</th>"
                 "<th>seeds holding</th><th>margin per seed (dots), 95 % bound (band), 0 (line)</th><th>judged on"
-                f"</th></tr></thead><tbody>{''.join(lines)}</tbody></table></div>")
+                "</th><th>on the thesis's own numbers</th></tr></thead>"
+                f"<tbody>{''.join(lines)}</tbody></table></div>")
     return page(f"retrieval_bench report ({config['scale']})", nav, "".join(body))
 
 
