@@ -148,13 +148,13 @@ def test_the_landing_page_shows_the_verdicts_and_links_each_claim_to_its_table(c
     assert "href='chapter-5.html?claim=joint#table_5_2'" in index
     assert "seeds 0, 1" in index                                              # the seeds the claims rest on
     assert "not as the text says" not in index
+    chapter = (tmp_path / "reports" / "chapter-5.html").read_text()
+    assert "src='figures/figure_5_3_pr.png'" in chapter and "base64" not in chapter  # a file, not inlined
+    assert "href='tables/table_5_2.csv'" in chapter
     frame = pd.read_csv(claims).assign(thesis="fails", thesis_expected="holds", thesis_as_expected="no")
     frame.to_csv(claims, index=False)
     index = build(config, tmp_path, {"table_5_2": ONE_STEP}, claims=claims, page="index.html")
     assert "fails <span class='badge fails'>not as the text says (holds)</span>" in index  # an encoding error
-    chapter = (tmp_path / "reports" / "chapter-5.html").read_text()
-    assert "src='figures/figure_5_3_pr.png'" in chapter and "base64" not in chapter  # a file, not inlined
-    assert "href='tables/table_5_2.csv'" in chapter
 
 
 def test_a_claims_cells_carry_its_id():

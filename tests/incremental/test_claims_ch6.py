@@ -13,7 +13,6 @@ from retrieval_bench.core import config as cfg
 from retrieval_bench.core.claims import chapter_of, evaluate, load_claims
 from retrieval_bench.core.config import rows_of
 from retrieval_bench.core.reference import thesis_table
-from retrieval_bench.core import config as cfg
 from retrieval_bench.core.report import build_report
 
 ROOT = Path(__file__).resolve().parents[2]
