@@ -186,14 +186,17 @@ def _lower_is_better(column) -> bool:
 
 # ---------------------------------------------------------------- a table
 
-def table_html(config: dict, path: Path, cell_claims: list[tuple[str, dict]]) -> str:
+def long_table(config: dict, path: Path) -> pd.DataFrame:
+    """A table's CSV in its kind's long form (what the page's table and chart are drawn from)."""
+    return table_kind_of(config, path.stem).long_form(pd.read_csv(path))
+
+
+def table_html(config: dict, path: Path, long: pd.DataFrame, cell_claims: list[tuple[str, dict]]) -> str:
     """A table as people read it: a row per key, a column per measure, each cell the reproduced value
     (± std over seeds) with the thesis's below; the best reproduced value of a column starred; the
     difference shaded only at thesis scale (at mini the thesis is context, not a target)."""
-    table = path.stem
-    kind = table_kind_of(config, table)
+    kind = table_kind_of(config, path.stem)
     layout = kind.layout()
-    long = kind.long_form(pd.read_csv(path))
     records = {(tuple(r[k] for k in layout.rows), r[layout.column]): r for r in long.to_dict("records")}
     rows = list(dict.fromkeys(key for key, _ in records))
     columns = list(dict.fromkeys(column for _, column in records))
@@ -244,12 +247,10 @@ def _value_cell(record: dict | None, decimals: int, best, shade: bool, cell_clai
     return f"<td class='{' '.join(classes)}'{data}>{text}{thesis_text}</td>"
 
 
-def table_chart(config: dict, path: Path) -> str:
+def table_chart(config: dict, path: Path, long: pd.DataFrame) -> str:
     """The table's first column as horizontal bars (reproduced; the thesis's value a tick), drawn from the
     same numbers: the shape of a table at a glance."""
-    kind = table_kind_of(config, path.stem)
-    layout = kind.layout()
-    long = kind.long_form(pd.read_csv(path))
+    layout = table_kind_of(config, path.stem).layout()
     if long.empty or "reproduced" not in long:
         return ""
     first = long[layout.column].iloc[0]
@@ -394,10 +395,12 @@ def chapter_page(config: dict, chapter: Chapter, by_table: dict, nav: str, folde
         table = path.stem
         spec = config["tables"].get(table, {})
         kind = table_kind_of(config, table)
+        long = long_table(config, path)
         body.append(f"<h2 id='{html.escape(table)}'>{html.escape(display_name(table))}: "
                     f"{html.escape(spec.get('title', ''))}</h2><p>{html.escape(kind.caption)} ({html.escape(kind.unit)}"
                     f"). <a href='{_relative(path, folder)}'>CSV</a></p>"
-                    + table_chart(config, path) + table_html(config, path, by_table.get(table, [])))
+                    + table_chart(config, path, long)
+                    + table_html(config, path, long, by_table.get(table, [])))
     for path in chapter.figures:
         spec = config.get("figures", {}).get(path.stem, {})
         kind = registry.figure_kind(spec["kind"]) if spec else None

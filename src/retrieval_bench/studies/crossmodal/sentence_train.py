@@ -75,10 +75,14 @@ class InputNoise:
         self.sigma, self.generator, self.mean = sigma, generator, 0.0
         self.total, self.count = 0.0, 0
 
-    def __call__(self, x: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
+    def observe(self, x: torch.Tensor, valid: torch.Tensor | None) -> None:
+        """Add clean inputs (the valid steps only, for words) to this epoch's mean."""
         clean = x.detach() if valid is None else x.detach()[valid]
         self.total += float(clean.sum())
         self.count += clean.numel()
+
+    def __call__(self, x: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
+        self.observe(x, valid)
         if self.sigma == 0:
             return x
         noise = torch.randn(x.shape, generator=self.generator, device=x.device) * self.sigma + self.mean
@@ -181,11 +185,8 @@ def _first_noise_means(method, pairs: TrainingPairs, schedule: dict, seed: int, 
                            np.random.default_rng([seed, 1 << 20]))[:NOISE_WARMUP_BATCHES]
     for chosen in batches:
         batch = pairs.batch(chosen, None, device)
-        hooks["image"].total += float(batch.images.sum())
-        hooks["image"].count += batch.images.numel()
+        hooks["image"].observe(batch.images, None)
         valid = torch.arange(batch.tokens.shape[1], device=device)[None, :] < batch.lengths[:, None]
-        words = method.text_encoder.embedding(batch.tokens)[valid]
-        hooks["text"].total += float(words.sum())
-        hooks["text"].count += words.numel()
+        hooks["text"].observe(method.text_encoder.embedding(batch.tokens), valid)
     for hook in hooks.values():
         hook.close_epoch()

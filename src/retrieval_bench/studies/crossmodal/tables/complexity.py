@@ -11,14 +11,14 @@ from pathlib import Path
 import pandas as pd
 
 from retrieval_bench.core.io import read_json
-from retrieval_bench.core.tables import TableKind
 from retrieval_bench.studies.crossmodal import plan
+from retrieval_bench.studies.crossmodal.tables.base import SentenceTable
 
 MEASURES = ["flops", "flops_text", "params_million", "params_million_actual_vocab", "inference_ms",
             "inference_ms_std", "inference_ms_median"]
 
 
-class Complexity(TableKind):
+class Complexity(SentenceTable):
     name = "complexity"
     label = "Model complexity"
     caption = ("FLOPs of one forward pass (a multiply-add counts 2; image side as the thesis, text side beside it "
@@ -28,11 +28,7 @@ class Complexity(TableKind):
                "machine the heading names")
     keys = ["configuration", "backbone", "dataset", "metric"]
     unit = "FLOPs, millions of parameters, milliseconds"
-    row_options = plan.BACKBONE_ROW_OPTION
     marks_best = False
-
-    def check(self, config, where, spec):
-        plan.check_backbones(config, where, spec)
     mini_note = ("At mini scale the encoders are stand-ins over feature vectors whose widths mirror the thesis "
                  "backbones' cost order (spec chapter4.md 13.3): the FLOP and parameter orders hold by construction "
                  "and test the counting; inference time is measured.")
@@ -69,9 +65,6 @@ class Complexity(TableKind):
             text = f"{row.reproduced:.3g}"
             return text + (f" ({row.thesis:.2g})" if pd.notna(row.thesis) else "")
         return super().cell(row)
-
-    def wide_index(self):
-        return ["configuration", "backbone"]
 
 
 KIND = Complexity()

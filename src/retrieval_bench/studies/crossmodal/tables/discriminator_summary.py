@@ -10,13 +10,13 @@ from __future__ import annotations
 import pandas as pd
 
 from retrieval_bench.core.config import protocols_of
-from retrieval_bench.core.tables import TableKind
 from retrieval_bench.studies.crossmodal import plan
+from retrieval_bench.studies.crossmodal.tables.base import SentenceTable
 
 LAST_EPOCHS = 3
 
 
-class DiscriminatorSummary(TableKind):
+class DiscriminatorSummary(SentenceTable):
     name = "discriminator_summary"
     label = "Discriminator"
     caption = ("The modality discriminator's accuracy (at its steps, before each update; chance 0.5) and the "
@@ -24,11 +24,7 @@ class DiscriminatorSummary(TableKind):
                f"{LAST_EPOCHS}: the adversary in rows with L_s, a detached probe in the others")
     keys = ["configuration", "backbone", "dataset", "metric"]
     unit = "accuracy as a fraction, entropy in nats"
-    row_options = plan.BACKBONE_ROW_OPTION
     marks_best = False
-
-    def check(self, config, where, spec):
-        plan.check_backbones(config, where, spec)
     mini_note = "Measured at mini scale on the synthetic stand-ins; the thesis reports no such numbers."
 
     def setting(self, config, spec):
@@ -54,9 +50,6 @@ class DiscriminatorSummary(TableKind):
 
     def decimals(self, measure) -> int:
         return 4
-
-    def wide_index(self):
-        return ["configuration", "backbone"]
 
 
 KIND = DiscriminatorSummary()

@@ -9,11 +9,12 @@ from retrieval_bench.core.config import protocols_of, rows_of
 from retrieval_bench.core.io import read_json
 from retrieval_bench.core.tables import Layout, TableKind
 from retrieval_bench.studies.crossmodal import plan
+from retrieval_bench.studies.crossmodal.tables.base import PublishedOnlyRows
 
 DIRECTIONS = {"i2t": "image_to_text", "t2i": "text_to_image"}
 
 
-class HashingMap(TableKind):
+class HashingMap(PublishedOnlyRows, TableKind):
     name = "hashing_map"
     label = "Hamming mAP"
     caption = ("mAP over the whole Hamming ranking (ties in database order; a query without a relevant item "
@@ -56,17 +57,9 @@ class HashingMap(TableKind):
         spec = config["tables"][table]
         published = [row["id"] for row in rows_of(spec) if row.get("published_only")]
         thesis = self.thesis(table)
-        extra = thesis[thesis["configuration"].isin(published) & thesis["dataset"].isin(out["dataset"].unique())
-                       & thesis["bits"].isin(spec["bits"])]
-        if extra.empty:
-            return out
-        extra = extra.assign(reproduced=float("nan"), reproduced_std=float("nan"), seeds=0)
-        return pd.concat([out, extra[[c for c in out.columns if c in extra.columns]]], ignore_index=True)
-
-    def cell(self, row) -> str:
-        if pd.isna(row.reproduced):  # a published-only row
-            return f"- ({row.thesis:.2f})" if pd.notna(row.thesis) else "-"
-        return super().cell(row)
+        return self.with_published(out, thesis[thesis["configuration"].isin(published)
+                                               & thesis["dataset"].isin(out["dataset"].unique())
+                                               & thesis["bits"].isin(spec["bits"])])
 
     def wide_index(self):
         return ["configuration", "direction"]

@@ -9,8 +9,9 @@ import pandas as pd
 
 from retrieval_bench.core.config import protocols_of, rows_of
 from retrieval_bench.core.io import read_json
-from retrieval_bench.core.tables import Layout, TableKind
+from retrieval_bench.core.tables import Layout
 from retrieval_bench.studies.crossmodal import plan
+from retrieval_bench.studies.crossmodal.tables.base import PublishedOnlyRows, SentenceTable
 
 DIRECTIONS = ["i2t", "t2i"]
 METRICS = ["recall@1", "recall@5", "recall@10", "map_cmpm_code", "map"]
@@ -24,7 +25,7 @@ def row_groups(config: dict, spec: dict, row: dict, run: plan.SentenceRun) -> li
     return [g for g in plan.groups_of(config, run.protocol) if wanted is None or g in wanted]
 
 
-class SentenceRecall(TableKind):
+class SentenceRecall(PublishedOnlyRows, SentenceTable):
     name = "sentence_recall"
     label = "Image-sentence retrieval"
     caption = ("Image-to-text (i2t: image queries, the test captions the gallery) and text-to-image (t2i) retrieval "
@@ -57,9 +58,6 @@ class SentenceRecall(TableKind):
         models = plan.embedding_block(config)["backbones"]
         return (f"protocols {', '.join(f'`{p}`' for p in protocols_of(spec))}; backbones "
                 + ", ".join(f"{b} = `{m}`" for b, m in models.items()))
-
-    def check(self, config, where, spec):
-        plan.check_backbones(config, where, spec)
 
     def cells(self, config, table, seeds=None):
         """(row, run, groups) of every run the table reads."""
@@ -99,28 +97,13 @@ class SentenceRecall(TableKind):
                   & thesis["metric"].isin(spec.get("measures", METRICS)))
         if spec.get("datasets"):
             wanted &= thesis["dataset"].isin(spec["datasets"])
-        extra = thesis[wanted].assign(reproduced=float("nan"), reproduced_std=float("nan"), seeds=0)
-        if not extra.empty:
-            out = pd.concat([out, extra[[c for c in out.columns if c in extra.columns]]], ignore_index=True)
+        out = self.with_published(out, thesis[wanted])
         order = {(r["id"], r.get("backbone", "mobilenet")): i for i, r in enumerate(rows)}
         position = out[["configuration", "backbone"]].apply(tuple, axis=1).map(order)
         return out.assign(_row=position).sort_values("_row", kind="stable").drop(columns="_row").reset_index(drop=True)
 
-    def cell(self, row) -> str:
-        if pd.isna(row.reproduced):  # a published-only row
-            return f"- ({row.thesis:.2f})" if pd.notna(row.thesis) else "-"
-        return super().cell(row)
-
-    def wide_index(self):
-        return ["configuration", "backbone"]
-
     def wide_column(self, frame):
         return frame["dataset"] + " " + frame["direction"] + " " + frame["metric"].map(SHORT)
-
-    def wide_columns(self, columns):
-        """Data set, then direction, then measure, in the table's order (published-only rows may add
-        cells the runs lack)."""
-        return columns
 
     def long_form(self, frame):
         return frame.assign(column=self.wide_column(frame))
